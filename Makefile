@@ -1,0 +1,42 @@
+# rnn-cli: `make install && make demo`, and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+DATA   ?= ../shared/data
+RUNS   ?= runs
+
+.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char clean
+
+install:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The pinned CPU build first: a looser spec would pull a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+test:
+	$(BIN)/python -m pytest -q
+
+lint:
+	$(BIN)/ruff check rnn_cli tests bench
+
+# The main job on embedded defaults: a small character-level LSTM on the
+# tiny-shakespeare excerpt in sample_data/, then text sampled from it.
+demo:
+	mkdir -p $(RUNS)
+	$(BIN)/rnn-cli train-lm sample_data/shakespeare.train.txt --valid sample_data/shakespeare.valid.txt \
+		--test sample_data/shakespeare.test.txt --level char --layers 1 --hidden-size 256 \
+		--embedding-size 64 --dropout 0 --bptt 64 --batch-size 32 --optimizer adam --lr 0.004 \
+		--clip 5 --epochs 4 --out $(RUNS)/demo-char.pt
+	$(BIN)/rnn-cli generate $(RUNS)/demo-char.pt --prompt "ROMEO:" --max-tokens 400 --temperature 0.7
+
+bench-lm: bench-lm-word bench-lm-char
+
+bench-lm-word:
+	$(BIN)/python bench/bench_lm.py word --data-dir $(DATA) --out-dir $(RUNS)/bench
+
+bench-lm-char:
+	$(BIN)/python bench/bench_lm.py char --data-dir $(DATA) --out-dir $(RUNS)/bench
+
+clean:
+	rm -rf $(RUNS) .pytest_cache .ruff_cache

@@ -1,0 +1,69 @@
+"""Rendering a trainer's events: a rich progress bar on a terminal, log lines
+otherwise; the final summary is returned for the command to print."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rnn_cli.cli._console import err, log, show_progress
+
+
+def _format_record(record: dict[str, Any]) -> str:
+    """One compact line per evaluation, e.g. `epoch 3 | train ppl 142.1 | valid ppl 150.2 | ...`."""
+    parts = [f"epoch {record['epoch']}", f"train ppl {record['train_ppl']:.2f}"]
+    for split in ("valid",):
+        if f"{split}_ppl" in record:
+            parts.append(f"{split} ppl {record[f'{split}_ppl']:.2f} ({record[f'{split}_bpc']:.3f} bits/token)")
+    parts.append(f"lr {record['lr']:.4g}")
+    parts.append(f"{record['tokens_per_s']:,.0f} tok/s")
+    parts.append(f"{record['epoch_seconds']:.1f} s")
+    return " | ".join(parts)
+
+
+def render_training(events: Iterable[Any], quiet: bool) -> dict[str, Any]:
+    from rnn_cli.training.events import Done, Evaluated, Info, Step
+
+    progress = None
+    task = None
+    if show_progress(quiet):
+        progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.3f} ppl {task.fields[ppl]:.1f}"),
+            TextColumn("{task.fields[speed]:,.0f} tok/s lr {task.fields[lr]:.3g}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        progress.start()
+    summary: dict[str, Any] = {}
+    try:
+        import math
+
+        for event in events:
+            if isinstance(event, Step) and progress is not None:
+                fields = dict(epoch=event.epoch, loss=event.loss, ppl=math.exp(min(event.loss, 700)),
+                              speed=event.tokens_per_s, lr=event.lr)
+                if task is None or progress.tasks[0].fields["epoch"] != event.epoch:
+                    if task is not None:
+                        progress.remove_task(task)
+                    task = progress.add_task("train", total=event.steps, **fields)
+                progress.update(task, completed=min(event.step, event.steps), **fields)
+            elif isinstance(event, Evaluated):
+                marker = " *" if event.improved else ""
+                if not quiet:
+                    console = progress.console if progress else err
+                    console.print(_format_record(event.record) + marker, markup=False, soft_wrap=True)
+            elif isinstance(event, Info):
+                log(event.message, quiet)
+            elif isinstance(event, Done):
+                summary = dict(event.summary)
+                summary["interrupted"] = event.interrupted
+    finally:
+        if progress is not None:
+            progress.stop()
+    return summary

@@ -1,0 +1,1 @@
+"""Readers, vocabularies and batching. Bad input is reported as `DataFormatError`."""

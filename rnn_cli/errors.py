@@ -1,0 +1,34 @@
+"""The error hierarchy. Every error a user can cause is an `RnnCliError`;
+the CLI maps it to a one-line message and an exit status in one place."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class RnnCliError(Exception):
+    """An error caused by the user's input, options or files (exit status 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class DataFormatError(RnnCliError):
+    """Bad input data, located by path and (where it applies) 1-based line number."""
+
+    def __init__(self, path: str, line: int | None, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigError(RnnCliError):
+    """A bad option value or configuration file."""
+
+
+class CheckpointError(RnnCliError):
+    """A model file that cannot be used: missing, corrupt, wrong task or newer format."""

@@ -1,0 +1,91 @@
+"""Using a trained language model: load it, encode a prompt, turn ids back into
+text, generate, and score a file. The library side of `generate` and `evaluate`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from rnn_cli.data.lm_corpus import CHAR_EOS, encode_corpus, read_tokens, start_token, tokenize_line
+from rnn_cli.data.vocab import EOS, Vocab
+from rnn_cli.decoding import SamplingConfig, beam_search, sample
+from rnn_cli.models.lm import RNNLM
+from rnn_cli.training import checkpoint
+from rnn_cli.training.lm import score_lm
+
+
+@dataclass
+class LoadedLM:
+    model: RNNLM
+    vocab: Vocab
+    level: str
+    payload: dict[str, Any]
+
+
+def load_lm(path: str, device: torch.device) -> LoadedLM:
+    payload = checkpoint.load(path, task="lm")
+    model, _ = checkpoint.build_model(payload, path)
+    level = payload["train_config"].get("level", "word")
+    return LoadedLM(model.to(device), Vocab(payload["vocab"]["tokens"]), level, payload)
+
+
+def encode_prompt(lm: LoadedLM, text: str) -> tuple[list[int], list[str]]:
+    """Prompt ids, starting from the start-of-text token, and the unknown tokens.
+
+    A word-level prompt's last line is left open (no `<eos>`), so generation
+    continues the sentence; a character prompt is taken as it is."""
+    ids = [lm.vocab.index(start_token(lm.level))]
+    if lm.level == "word":
+        lines = text.split("\n")
+        tokens: list[str] = []
+        for i, line in enumerate(lines):
+            words = tokenize_line(line, "word")
+            tokens.extend(words if i < len(lines) - 1 else words[:-1])
+    else:
+        tokens = list(text)
+    unknown = [t for t in tokens if t not in lm.vocab]
+    ids.extend(lm.vocab.encode(tokens))
+    return ids, unknown
+
+
+def token_text(lm: LoadedLM, token_id: int, first: bool) -> str:
+    """How one generated token is written: characters as they are; words joined
+    by spaces, with `<eos>` written as a line break."""
+    token = lm.vocab.itos[token_id]
+    if lm.level == "char":
+        return token
+    if token == EOS:
+        return "\n"
+    return token if first else " " + token
+
+
+def stream_text(lm: LoadedLM, ids: Iterator[int] | list[int], after_newline: bool = True) -> Iterator[str]:
+    first = after_newline
+    for token_id in ids:
+        piece = token_text(lm, token_id, first)
+        first = piece == "\n" or piece == CHAR_EOS
+        yield piece
+
+
+def generate(lm: LoadedLM, prompt_ids: list[int], config: SamplingConfig, beam: int,
+             generator: torch.Generator, device: torch.device) -> Iterator[int]:
+    if beam > 1:
+        ids, _ = beam_search(lm.model, prompt_ids, beam, config.max_tokens, device)
+        yield from ids
+    else:
+        yield from sample(lm.model, prompt_ids, config, generator, device)
+
+
+def evaluate_lm_file(lm: LoadedLM, path: str, device: torch.device, batch_size: int = 10,
+                     bptt: int = 35, encoding: str = "utf-8") -> dict[str, Any]:
+    tokens = read_tokens(path, lm.level, encoding)
+    ids = encode_corpus(tokens, lm.vocab, lm.level)
+    scores = score_lm(lm.model, ids, batch_size, bptt, device)
+    unk = lm.vocab.unk_index
+    return {
+        "file": path, "level": lm.level, **scores,
+        "oov_tokens": int((ids[1:] == unk).sum()) if unk >= 0 else 0,
+    }

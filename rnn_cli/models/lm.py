@@ -1,0 +1,89 @@
+"""A recurrent language model: embedding -> RNN encoder -> softmax over the vocabulary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnn_cli.models.rnn import EncoderConfig, Hidden, RNNEncoder
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class LMConfig:
+    vocab_size: int
+    cell: str = "lstm"
+    embedding_size: int = 200
+    hidden_size: int = 200
+    layers: int = 2
+    dropout: float = 0.2
+    tie_weights: bool = False
+    init_range: float | None = None  # None: 0.1 for embeddings, 1/sqrt(h) for the RNN
+
+    def __post_init__(self) -> None:
+        if self.vocab_size < 1:
+            raise ValueError(f"invalid vocab_size: {self.vocab_size}")
+        if self.embedding_size < 1:
+            raise ValueError(f"invalid embedding_size: {self.embedding_size}")
+
+
+class RNNLM(nn.Module):
+    """`(T, B)` token ids -> `(T, B, V)` next-token logits, carrying the hidden state.
+
+    Dropout is applied to the embeddings, between RNN layers and to the last
+    layer's output; never to the recurrent connections (Zaremba et al. 2014).
+    With `tie_weights` the softmax shares the embedding matrix (Press & Wolf 2017;
+    Inan et al. 2017); if the hidden and embedding sizes differ, a linear
+    projection maps the RNN output to the embedding size first."""
+
+    def __init__(self, config: LMConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.dropout = nn.Dropout(config.dropout)
+        self.encoder = RNNEncoder(
+            EncoderConfig(
+                cell=config.cell,
+                input_size=config.embedding_size,
+                hidden_size=config.hidden_size,
+                layers=config.layers,
+                dropout=config.dropout,
+                init_range=config.init_range,
+            )
+        )
+        out_size = config.hidden_size
+        if config.tie_weights and config.hidden_size != config.embedding_size:
+            self.projection: nn.Module = nn.Linear(config.hidden_size, config.embedding_size, bias=False)
+            out_size = config.embedding_size
+        else:
+            self.projection = nn.Identity()
+        self.decoder = nn.Linear(out_size, config.vocab_size)
+        r = config.init_range if config.init_range is not None else 0.1
+        nn.init.uniform_(self.embedding.weight, -r, r)
+        nn.init.uniform_(self.decoder.weight, -r, r)
+        nn.init.zeros_(self.decoder.bias)
+        if isinstance(self.projection, nn.Linear):
+            nn.init.uniform_(self.projection.weight, -r, r)
+        if config.tie_weights:
+            self.decoder.weight = self.embedding.weight
+
+    def forward(self, x: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+        emb = self.dropout(self.embedding(x))  # (T, B, E)
+        out, hidden = self.encoder(emb, hidden)  # (T, B, H)
+        out = self.projection(self.dropout(out))
+        return self.decoder(out), hidden  # (T, B, V)
+
+    def loss(
+        self, x: torch.Tensor, y: torch.Tensor, hidden: Hidden | None = None, reduction: str = "mean"
+    ) -> tuple[torch.Tensor, Hidden]:
+        """Cross-entropy of targets `y` `(T, B)` straight from the logits (fused
+        log-softmax + NLL); IGNORE_INDEX targets are skipped."""
+        logits, hidden = self(x, hidden)
+        loss = F.cross_entropy(
+            logits.view(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE_INDEX, reduction=reduction
+        )
+        return loss, hidden

@@ -1,0 +1,104 @@
+"""The recurrent encoders of the zoo: Elman (tanh, or relu with identity-initialised
+recurrence), LSTM and GRU, built on torch's fused layers for speed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Union
+
+import torch
+from torch import nn
+
+# Registry of cell names -> (torch layer, nonlinearity). Help texts list its keys.
+CELLS: dict[str, tuple[type[nn.RNNBase], str | None]] = {
+    "lstm": (nn.LSTM, None),
+    "gru": (nn.GRU, None),
+    "rnn-tanh": (nn.RNN, "tanh"),
+    "rnn-relu": (nn.RNN, "relu"),
+}
+
+Hidden = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class EncoderConfig:
+    cell: str = "lstm"
+    input_size: int = 200
+    hidden_size: int = 200
+    layers: int = 1
+    dropout: float = 0.0  # between layers only, never along time
+    bidirectional: bool = False
+    init_range: float | None = None  # None: uniform(-1/sqrt(h), 1/sqrt(h))
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"invalid cell: {self.cell!r} (choose from {', '.join(CELLS)})")
+        for name in ("input_size", "hidden_size", "layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"invalid {name}: {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"invalid dropout: {self.dropout}")
+
+
+class RNNEncoder(nn.Module):
+    """Time-major multi-layer RNN: `(T, B, input_size)` -> `(T, B, D * hidden_size)`.
+
+    Dropout is applied by the fused layer to each layer's output except the last
+    (Zaremba et al. 2014: non-recurrent connections only)."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        layer_cls, nonlinearity = CELLS[config.cell]
+        kwargs = {"nonlinearity": nonlinearity} if nonlinearity else {}
+        self.rnn = layer_cls(
+            config.input_size,
+            config.hidden_size,
+            num_layers=config.layers,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+            bidirectional=config.bidirectional,
+            **kwargs,
+        )
+        self.reset_parameters()
+
+    @property
+    def output_size(self) -> int:
+        return self.config.hidden_size * (2 if self.config.bidirectional else 1)
+
+    def reset_parameters(self) -> None:
+        h = self.config.hidden_size
+        r = self.config.init_range if self.config.init_range is not None else 1.0 / math.sqrt(h)
+        for name, p in self.rnn.named_parameters():
+            nn.init.uniform_(p, -r, r)
+            if self.config.cell == "lstm" and name.startswith("bias_"):
+                # Gates are (input, forget, cell, output); forget bias 1 in total
+                # (Jozefowicz et al. 2015), split as 1 in bias_ih and 0 in bias_hh.
+                with torch.no_grad():
+                    p[h : 2 * h].fill_(1.0 if name.startswith("bias_ih") else 0.0)
+            if self.config.cell == "rnn-relu":
+                # IRNN (Le et al. 2015): identity recurrence and zero biases.
+                with torch.no_grad():
+                    if name.startswith("weight_hh"):
+                        p.copy_(torch.eye(h))
+                    elif name.startswith("bias_"):
+                        p.zero_()
+
+    def forward(self, x: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+        return self.rnn(x, hidden)
+
+
+def detach_hidden(hidden: Hidden | None) -> Hidden | None:
+    """Cut the graph between BPTT windows, keeping the values."""
+    if hidden is None:
+        return None
+    if isinstance(hidden, tuple):
+        return tuple(h.detach() for h in hidden)  # type: ignore[return-value]
+    return hidden.detach()
+
+
+def select_hidden(hidden: Hidden, index: torch.Tensor) -> Hidden:
+    """Reorder the batch dimension (dim 1) of a hidden state, e.g. for beam search."""
+    if isinstance(hidden, tuple):
+        return tuple(h.index_select(1, index) for h in hidden)  # type: ignore[return-value]
+    return hidden.index_select(1, index)
