@@ -31,6 +31,11 @@ class Schedule(str, Enum):
     step = "step"
 
 
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"

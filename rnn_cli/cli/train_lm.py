@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from rnn_cli.cli._console import handle_errors
-from rnn_cli.cli._options import Cell, Device, Level, Optimizer, Schedule, resolve_options
+from rnn_cli.cli._options import Cell, Device, Level, Optimizer, Precision, Schedule, resolve_options
 
 TRAINING = "Training"
 MODEL = "Model"
@@ -35,6 +35,9 @@ def command(
     init_range: Optional[float] = typer.Option(None, help="Uniform init range for all weights "
                                                "(default 1/sqrt(hidden) for the RNN, 0.1 elsewhere).",
                                                rich_help_panel=MODEL),
+    precision: Precision = typer.Option("fp32", help="Softmax layer in training: fp32, or bf16 mixed "
+                                        "precision (about 1.5x faster on CPUs with AVX512-BF16).",
+                                        rich_help_panel=MODEL),
     min_freq: int = typer.Option(1, help="Words seen fewer times become <unk>.", rich_help_panel=MODEL),
     max_vocab: int = typer.Option(0, help="Keep at most this many types (0: all).", rich_help_panel=MODEL),
     epochs: int = typer.Option(10, help="Epochs to train.", rich_help_panel=TRAINING),

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rnn_cli.models.rnn import EncoderConfig, Hidden, RNNEncoder
+from rnn_cli.models.softmax import linear_cross_entropy
 
 IGNORE_INDEX = -100
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -23,8 +24,11 @@ class LMConfig:
     dropout: float = 0.2
     tie_weights: bool = False
     init_range: float | None = None  # None: 0.1 for embeddings, 1/sqrt(h) for the RNN
+    softmax_precision: str = "fp32"  # "bf16": mixed-precision softmax layer in training
 
     def __post_init__(self) -> None:
+        if self.softmax_precision not in PRECISIONS:
+            raise ValueError(f"invalid softmax_precision: {self.softmax_precision!r}")
         if self.vocab_size < 1:
             raise ValueError(f"invalid vocab_size: {self.vocab_size}")
         if self.embedding_size < 1:
@@ -71,19 +75,24 @@ class RNNLM(nn.Module):
         if config.tie_weights:
             self.decoder.weight = self.embedding.weight
 
-    def forward(self, x: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+    def features(self, x: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+        """`(T, B)` ids -> `(T, B, D)` inputs of the softmax layer, and the new state."""
         emb = self.dropout(self.embedding(x))  # (T, B, E)
         out, hidden = self.encoder(emb, hidden)  # (T, B, H)
-        out = self.projection(self.dropout(out))
+        return self.projection(self.dropout(out)), hidden
+
+    def forward(self, x: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+        out, hidden = self.features(x, hidden)
         return self.decoder(out), hidden  # (T, B, V)
 
     def loss(
         self, x: torch.Tensor, y: torch.Tensor, hidden: Hidden | None = None, reduction: str = "mean"
     ) -> tuple[torch.Tensor, Hidden]:
-        """Cross-entropy of targets `y` `(T, B)` straight from the logits (fused
-        log-softmax + NLL); IGNORE_INDEX targets are skipped."""
-        logits, hidden = self(x, hidden)
-        loss = F.cross_entropy(
-            logits.view(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE_INDEX, reduction=reduction
-        )
+        """Cross-entropy of targets `y` `(T, B)`; IGNORE_INDEX targets are skipped.
+        The softmax layer and the loss are fused (see `softmax.py`)."""
+        out, hidden = self.features(x, hidden)
+        flat = out.reshape(-1, out.size(-1))  # (T * B, D)
+        # Mixed precision only while training; scoring is always fp32.
+        dtype = PRECISIONS[self.config.softmax_precision] if self.training else None
+        loss = linear_cross_entropy(flat, self.decoder.weight, self.decoder.bias, y.reshape(-1), reduction, dtype)
         return loss, hidden

@@ -24,7 +24,7 @@ from rnn_cli.data.lm_corpus import LEVELS, build_vocab, encode_corpus, read_toke
 from rnn_cli.data.vocab import Vocab
 from rnn_cli.errors import ConfigError
 from rnn_cli.metrics import lm_scores
-from rnn_cli.models.lm import LMConfig, RNNLM
+from rnn_cli.models.lm import PRECISIONS, LMConfig, RNNLM
 from rnn_cli.models.rnn import CELLS, Hidden, detach_hidden
 from rnn_cli.seed import seed_everything
 from rnn_cli.training import checkpoint
@@ -49,6 +49,7 @@ class TrainLMConfig:
     dropout: float = 0.2
     tie_weights: bool = False
     init_range: float | None = None
+    precision: str = "fp32"  # softmax layer in training: fp32, or bf16 mixed precision
     epochs: int = 10
     batch_size: int = 20
     eval_batch_size: int = 10
@@ -91,6 +92,7 @@ class TrainLMConfig:
             (self.save_every >= 0, "save_every", "must be >= 0"),
             (self.log_every >= 1, "log_every", "must be >= 1"),
             (self.init_range is None or self.init_range > 0, "init_range", "must be > 0"),
+            (self.precision in PRECISIONS, "precision", f"choose from {', '.join(PRECISIONS)}"),
         ]
         for ok, name, why in checks:
             if not ok:
@@ -106,6 +108,7 @@ class TrainLMConfig:
             dropout=self.dropout,
             tie_weights=self.tie_weights,
             init_range=self.init_range,
+            softmax_precision=self.precision,
         )
 
 
