@@ -72,7 +72,7 @@ def stream_text(lm: LoadedLM, ids: Iterator[int] | list[int], after_newline: boo
 
 def generate(lm: LoadedLM, prompt_ids: list[int], config: SamplingConfig, beam: int,
              generator: torch.Generator, device: torch.device) -> Iterator[int]:
-    if beam > 1:
+    if beam >= 1:
         ids, _ = beam_search(lm.model, prompt_ids, beam, config.max_tokens, device)
         yield from ids
     else:

@@ -22,7 +22,8 @@ def command(
     top_k: int = typer.Option(0, "--top-k", help="Sample from the K most likely tokens only (0: all)."),
     top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling: the smallest set with mass P."),
     greedy: bool = typer.Option(False, "--greedy", help="Always take the most likely token."),
-    beam: int = typer.Option(1, "--beam", help="Beam search of this width (the most likely continuation)."),
+    beam: int = typer.Option(0, "--beam", help="Beam search of this width: the most likely continuation "
+                             "(width 1 is greedy; 0: off)."),
     num_samples: int = typer.Option(1, "--num-samples", help="Samples to draw (separated by a blank line)."),
     seed: int = typer.Option(1234, help="Random seed: same seed, same text."),
     output_format: OutputFormat = typer.Option("text", "--format", help="text, or jsonl: one object per sample."),
@@ -42,8 +43,8 @@ def command(
         config = SamplingConfig(max_tokens, temperature, top_k, top_p, greedy)
     except ValueError as exc:
         raise ConfigError(str(exc).replace("_", "-")) from None
-    if beam < 1 or num_samples < 1:
-        raise ConfigError("--beam and --num-samples must be >= 1")
+    if beam < 0 or num_samples < 1:
+        raise ConfigError("--beam must be >= 0 and --num-samples >= 1")
     dev = select_device(device.value)
     lm = load_lm(model, dev)
     if prompt is None and not sys.stdin.isatty():

@@ -1,7 +1,7 @@
 """The model zoo: pure `nn.Module`s beside their config dataclasses. Nothing here
 reads files, prints, or knows about the command line."""
 
-from rnn_cli.models.lm import LMConfig, RNNLM
+from rnn_cli.models.lm import RNNLM, LMConfig
 from rnn_cli.models.rnn import CELLS, EncoderConfig, RNNEncoder
 
 # task name -> (config class, model class); checkpoints rebuild models through it.

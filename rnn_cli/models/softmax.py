@@ -1,12 +1,11 @@
 """A fused output layer + cross-entropy for large vocabularies.
 
-Computing `cross_entropy(linear(h), y)` through autograd keeps the (N, V) logits,
-the (N, V) log-probabilities, and then allocates two more (N, V) buffers in the
-backward pass (a zero-filled one for the NLL gradient and one for the
-log-softmax gradient). Here the backward pass turns the saved log-probabilities
-into the logit gradient in place (softmax - one-hot), so one (N, V) buffer
-serves throughout. On a 2-core CPU this is the largest tensor of a word-level
-LM step (N = bptt * batch, V = 10,000 for PTB).
+Computing `cross_entropy(linear(h), y)` through autograd keeps the (N, V) logits
+and log-probabilities, and the backward pass allocates a zero-filled (N, V) NLL
+gradient and runs the generic log-softmax backward over it. Here the backward
+pass builds the logit gradient directly as softmax - one-hot from the saved
+log-probabilities: fewer passes over the largest tensors of a word-level LM
+step (N = bptt * batch, V = 10,000 for PTB).
 
 With `compute_dtype=torch.bfloat16` the three (N, H) x (H, V) matrix products
 run in bfloat16 (fp32 accumulation inside the GEMM) while the weights, the
@@ -28,7 +27,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
             h, weight = h.to(compute_dtype), weight.to(compute_dtype)
             bias = bias.to(compute_dtype) if bias is not None else None
         logits = torch.addmm(bias, h, weight.t()) if bias is not None else h @ weight.t()  # (N, V)
-        logp = torch.log_softmax(logits.float(), dim=1)
+        if logits.dtype in (torch.bfloat16, torch.float16):
+            logits = logits.float()
+        logp = torch.log_softmax(logits, dim=1)
         del logits
         valid = target != IGNORE_INDEX
         safe = torch.where(valid, target, torch.zeros_like(target))
@@ -43,7 +44,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
     def backward(ctx, grad_out):  # type: ignore[override]
         h, weight, logp, safe, valid, count = ctx.saved_tensors
         scale = grad_out if ctx.reduction_sum else grad_out / count.clamp(min=1)
-        grad = logp.exp_()  # softmax, in place: the log-probabilities are not needed again
+        grad = logp.exp()  # softmax; not in place, so that retain_graph/double backward stay correct
         grad.scatter_add_(1, safe.unsqueeze(1), -valid.unsqueeze(1).to(grad.dtype))
         grad.mul_((scale * valid).unsqueeze(1).to(grad.dtype))  # (N, V): d loss / d logits
         grad_b = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None

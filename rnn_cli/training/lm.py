@@ -24,7 +24,7 @@ from rnn_cli.data.lm_corpus import LEVELS, build_vocab, encode_corpus, read_toke
 from rnn_cli.data.vocab import Vocab
 from rnn_cli.errors import ConfigError
 from rnn_cli.metrics import lm_scores
-from rnn_cli.models.lm import PRECISIONS, LMConfig, RNNLM
+from rnn_cli.models.lm import PRECISIONS, RNNLM, LMConfig
 from rnn_cli.models.rnn import CELLS, Hidden, detach_hidden
 from rnn_cli.seed import seed_everything
 from rnn_cli.training import checkpoint
@@ -278,12 +278,13 @@ def train_lm(
                 elapsed = time.perf_counter() - started
                 yield Step(epoch + 1, step, steps_per_epoch, loss_sum / loss_tokens, lr,
                            epoch_tokens / max(elapsed, 1e-9))
-            if (cfg.save_every and global_step % cfg.save_every == 0 and row < n_rows) or should_stop():
+            stop = should_stop()  # asked once per step: the answer may change at any time
+            if (cfg.save_every and global_step % cfg.save_every == 0 and row < n_rows) or stop:
                 loss_sum, loss_tokens = loss_sum + float(loss_acc), loss_tokens + acc_tokens
                 loss_acc.zero_()
                 acc_tokens = 0
                 save_state()
-            if should_stop():
+            if stop:
                 yield Info(f"interrupted: training state saved to {spath}; continue with --resume")
                 yield Done({"interrupted": True, "state": str(spath)}, interrupted=True)
                 return
