@@ -25,9 +25,9 @@ lint:
 demo:
 	mkdir -p $(RUNS)
 	$(BIN)/rnn-cli train-lm sample_data/shakespeare.train.txt --valid sample_data/shakespeare.valid.txt \
-		--test sample_data/shakespeare.test.txt --level char --layers 1 --hidden-size 256 \
-		--embedding-size 64 --dropout 0 --bptt 64 --batch-size 32 --optimizer adam --lr 0.004 \
-		--clip 5 --epochs 4 --out $(RUNS)/demo-char.pt
+		--test sample_data/shakespeare.test.txt --level char --layers 2 --hidden-size 256 \
+		--embedding-size 64 --dropout 0.1 --bptt 64 --batch-size 32 --optimizer adam --lr 0.004 \
+		--clip 5 --epochs 10 --seed 1 --out $(RUNS)/demo-char.pt
 	$(BIN)/rnn-cli generate $(RUNS)/demo-char.pt --prompt "ROMEO:" --max-tokens 400 --temperature 0.7
 
 bench-lm: bench-lm-word bench-lm-char

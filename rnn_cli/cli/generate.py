@@ -47,10 +47,10 @@ def command(
         raise ConfigError("--beam must be >= 0 and --num-samples >= 1")
     dev = select_device(device.value)
     lm = load_lm(model, dev)
-    if prompt is None and not sys.stdin.isatty():
+    if prompt is None and sys.stdin is not None and not sys.stdin.isatty():
         from rnn_cli.data.text import read_text
 
-        prompt = read_text("-", encoding).removesuffix("\n") if sys.stdin is not None else ""
+        prompt = read_text("-", encoding).removesuffix("\n")
     ids, unknown = encode_prompt(lm, prompt or "")
     if unknown:
         shown = ", ".join(repr(t) for t in list(dict.fromkeys(unknown))[:5])
