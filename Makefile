@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 DATA   ?= ../shared/data
 RUNS   ?= runs
 
-.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char clean
+.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,16 @@ demo:
 		--clip 5 --epochs 10 --seed 1 --out $(RUNS)/demo-char.pt
 	$(BIN)/rnn-cli generate $(RUNS)/demo-char.pt --prompt "ROMEO:" --max-tokens 400 --temperature 0.7
 
-bench-lm: bench-lm-word bench-lm-char
+# DATA may be the data folder or its ptb/ folder: make bench-lm DATA=../shared/data/ptb
+bench-lm: bench-lm-speed bench-lm-word bench-lm-char
+
+bench-lm-speed:
+	$(BIN)/python bench/bench_lm.py word --data-dir $(DATA) --throughput-steps 300 --precision fp32
+	$(BIN)/python bench/bench_lm.py word --data-dir $(DATA) --throughput-steps 300 --precision bf16
 
 bench-lm-word:
-	$(BIN)/python bench/bench_lm.py word --data-dir $(DATA) --out-dir $(RUNS)/bench
+	$(BIN)/python bench/bench_lm.py word --data-dir $(DATA) --out-dir $(RUNS)/bench --precision fp32
+	$(BIN)/python bench/bench_lm.py word --data-dir $(DATA) --out-dir $(RUNS)/bench --precision bf16
 
 bench-lm-char:
 	$(BIN)/python bench/bench_lm.py char --data-dir $(DATA) --out-dir $(RUNS)/bench

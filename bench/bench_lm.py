@@ -48,7 +48,15 @@ CONFIGS = {
 }
 
 
+def data_root(path: Path) -> Path:
+    """Accept the data folder itself (`../shared/data`) or its `ptb/` folder."""
+    if (path / "ptb.train.txt.gz").exists() or (path / "input.txt").exists():
+        return path.parent
+    return path
+
+
 def files(task: str, data_dir: Path, out_dir: Path) -> tuple[str, str, str | None]:
+    data_dir = data_root(data_dir)
     if task == "word":
         ptb = data_dir / "ptb"
         return str(ptb / "ptb.train.txt.gz"), str(ptb / "ptb.valid.txt.gz"), str(ptb / "ptb.test.txt.gz")

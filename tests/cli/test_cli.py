@@ -4,6 +4,7 @@ stderr for the rest, exit status 2 with one line for bad input."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -182,3 +183,41 @@ def test_generate_into_closed_pipe_is_quiet(char_model):
     res = subprocess.run(["bash", "-c", cmd], capture_output=True)
     assert len(res.stdout) == 10
     assert b"Traceback" not in res.stderr and res.stderr == b""
+
+
+def test_ctrl_c_keeps_the_last_good_model_and_resume_finishes(tiny_corpus, tmp_path):
+    import os
+    import signal
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "m.pt"
+    base = [sys.executable, "-m", "rnn_cli", "train-lm", str(tiny_corpus["train"]), "--valid",
+            str(tiny_corpus["valid"]), "--level", "char", "--layers", "1", "--hidden-size", "16", "--bptt", "20",
+            "--batch-size", "8", "--patience", "0", "--device", "cpu", "-o", str(out)]
+    args = base + ["--epochs", "50"]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    metrics = out.with_suffix(".metrics.jsonl")
+    deadline = time.time() + 240
+    while not metrics.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert metrics.exists(), proc.stderr.read().decode() if proc.poll() is not None else "no epoch finished"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr.decode()
+    assert "--resume" in stderr.decode() and b"Traceback" not in stderr
+    assert json.loads(stdout)["interrupted"] is True
+    payload = checkpoint.load(out, task="lm")  # the best model so far is intact
+    assert payload["metrics"]["epoch"] >= 1
+    state = torch_load_state(out.with_suffix(".state.pt"))
+    resumed = subprocess.run(base + ["--epochs", str(state["epoch"] + 1), "--resume", "-q"],
+                             stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=240)
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert json.loads(resumed.stdout)["epochs"] == state["epoch"] + 1
+
+
+def torch_load_state(path):
+    import torch
+
+    return torch.load(path, weights_only=True)
