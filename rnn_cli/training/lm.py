@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +160,153 @@ def _lr_for_epoch(cfg: TrainLMConfig, epoch: int, lr: float) -> float:
     return lr
 
 
+@dataclass
+class _Progress:
+    """Where a run stands; saved with the training state so that a resumed run
+    continues exactly (epoch and row are where the next step starts)."""
+
+    epoch: int = 0
+    row: int = 0
+    step: int = 0
+    global_step: int = 0
+    lr: float = 0.0
+    best: float = math.inf
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    loss_sum: float = 0.0
+    loss_tokens: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class _Run:
+    """The model, optimiser and files of one training run."""
+
+    def __init__(self, cfg: TrainLMConfig, vocab: Vocab, out: Path, device: torch.device) -> None:
+        self.cfg, self.vocab, self.out, self.device = cfg, vocab, out, device
+        self.state_path, self.metrics_path = state_path(out), metrics_path(out)
+        self.model_cfg = cfg.model_config(len(vocab))
+        self.model = RNNLM(self.model_cfg).to(device)
+        self.optimizer = build_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr, cfg.momentum,
+                                         cfg.weight_decay)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.window_gen = torch.Generator().manual_seed(cfg.seed)
+        self.progress = _Progress(lr=cfg.lr)
+        self.hidden: Hidden | None = None
+        self.epoch_seconds, self.epoch_tokens = 0.0, 0  # of the last finished epoch
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model_state"])
+        self.optimizer.load_state_dict(state["optimizer_state"])
+        torch.set_rng_state(state["rng_cpu"])
+        if state.get("rng_cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        self.window_gen.set_state(state["rng_windows"])
+        self.progress = _Progress(**state["progress"])
+        saved = state["hidden"]
+        if saved is not None:
+            self.hidden = tuple(h.to(self.device) for h in saved) if isinstance(saved, tuple) else saved.to(self.device)
+
+    def save_state(self) -> None:
+        checkpoint.save(self.state_path, {
+            "format_version": checkpoint.FORMAT_VERSION, "kind": "train-state", "task": "lm",
+            "train_config": to_dict(self.cfg), "vocab": {"tokens": self.vocab.to_list()},
+            "model_state": self.model.state_dict(), "optimizer_state": self.optimizer.state_dict(),
+            "rng_cpu": torch.get_rng_state(), "rng_windows": self.window_gen.get_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            "progress": asdict(self.progress),
+            "hidden": detach_hidden(self.hidden) if self.progress.row > 0 else None,
+        })
+
+    def save_model(self, metrics: dict[str, Any]) -> None:
+        checkpoint.save(self.out, checkpoint.make_payload(
+            "lm", to_dict(self.model_cfg), to_dict(self.cfg), {"tokens": self.vocab.to_list()},
+            self.model.state_dict(), metrics))
+
+    def train_epoch(self, data: _Data, should_stop: Callable[[], bool]) -> Generator[Step, None, bool]:
+        """Train from the current row to the end of the epoch. Returns True if
+        `should_stop` asked to stop (the state is then saved)."""
+        cfg, p, model = self.cfg, self.progress, self.model
+        n_rows = data.train_x.size(0)
+        steps = math.ceil(n_rows / cfg.bptt)
+        model.train()
+        started, epoch_tokens = time.perf_counter(), 0
+        # Summed on the device without a sync per step; read at each report.
+        loss_acc = torch.zeros((), dtype=torch.float64, device=self.device)
+        acc_tokens = 0
+
+        def flush() -> None:
+            nonlocal acc_tokens
+            p.loss_sum, p.loss_tokens = p.loss_sum + float(loss_acc), p.loss_tokens + acc_tokens
+            loss_acc.zero_()
+            acc_tokens = 0
+
+        for row, length in window_lengths(n_rows, cfg.bptt, p.row, cfg.variable_bptt, self.window_gen):
+            x = data.train_x[row : row + length].to(self.device, non_blocking=True)  # (length, B)
+            y = data.train_y[row : row + length].to(self.device, non_blocking=True)
+            self.hidden = detach_hidden(self.hidden)
+            loss, self.hidden = model.loss(x, y, self.hidden)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.params, cfg.clip, foreach=True)
+            self.optimizer.step()
+            p.step, p.global_step, p.row = p.step + 1, p.global_step + 1, row + length
+            epoch_tokens += y.numel()
+            loss_acc += loss.detach().double() * y.numel()
+            acc_tokens += y.numel()
+            if p.step % cfg.log_every == 0 or p.row >= n_rows:
+                flush()
+                yield Step(p.epoch + 1, p.step, steps, p.loss_sum / p.loss_tokens, p.lr,
+                           epoch_tokens / max(time.perf_counter() - started, 1e-9))
+            stop = should_stop()  # asked once per step: the answer may change at any time
+            if stop or (cfg.save_every and p.global_step % cfg.save_every == 0 and p.row < n_rows):
+                flush()
+                self.save_state()
+            if stop:
+                return True
+        self.epoch_seconds = time.perf_counter() - started
+        self.epoch_tokens = epoch_tokens
+        return False
+
+    def end_epoch(self, data: _Data) -> Evaluated:
+        """Validate, keep the best model, anneal the lr, log, and save the state."""
+        cfg, p = self.cfg, self.progress
+        train_loss = p.loss_sum / max(p.loss_tokens, 1)
+        record: dict[str, Any] = {
+            "epoch": p.epoch + 1, "step": p.global_step, "lr": p.lr,
+            "train_loss": train_loss, "train_ppl": math.exp(min(train_loss, 700.0)),
+            "tokens_per_s": round(self.epoch_tokens / max(self.epoch_seconds, 1e-9), 1),
+            "epoch_seconds": round(self.epoch_seconds, 2),
+        }
+        current = train_loss
+        if data.valid is not None:
+            scores = score_lm(self.model, data.valid, cfg.eval_batch_size, cfg.bptt, self.device)
+            record.update({f"valid_{k}": v for k, v in scores.items()})
+            current = scores["loss"]
+        improved = current < p.best
+        if improved:
+            p.best, p.bad_epochs, p.best_metrics = current, 0, dict(record)
+            self.save_model(p.best_metrics)
+        else:
+            p.bad_epochs += 1
+            if cfg.schedule == "plateau":
+                p.lr = max(p.lr * cfg.lr_decay, cfg.min_lr)
+            p.stopped_early = bool(cfg.patience and p.bad_epochs >= cfg.patience)
+        p.history.append(record)
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in p.history))
+        p.epoch, p.row, p.step, p.loss_sum, p.loss_tokens = p.epoch + 1, 0, 0, 0.0, 0
+        self.hidden = None
+        self.save_state()
+        return Evaluated(record, improved)
+
+
+def _load_state(cfg: TrainLMConfig, spath: Path) -> tuple[TrainLMConfig, dict[str, Any]]:
+    state = checkpoint.load(spath, task="lm", kind="train-state")
+    stored = from_dict(TrainLMConfig, state["train_config"], where=f"{spath}: config")
+    return replace(stored, epochs=cfg.epochs), state
+
+
 def train_lm(
     cfg: TrainLMConfig,
     train: str,
@@ -170,20 +317,18 @@ def train_lm(
     resume: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[Step | Evaluated | Info | Done]:
+    """Train a language model, yielding events; see the module docstring."""
     device = device or torch.device("cpu")
     out = Path(out)
-    spath, mpath = state_path(out), metrics_path(out)
     state: dict[str, Any] | None = None
-    if resume:
-        if spath.exists():
-            state = checkpoint.load(spath, task="lm", kind="train-state")
-            stored = from_dict(TrainLMConfig, state["train_config"], where=f"{spath}: config")
-            if stored.epochs != cfg.epochs:
-                yield Info(f"resuming with --epochs {cfg.epochs} (was {stored.epochs})")
-            cfg = replace(stored, epochs=cfg.epochs)
-            yield Info(f"resuming from {spath} at epoch {state['epoch'] + 1}, step {state['step']}")
-        else:
-            yield Info(f"nothing to resume ({spath} does not exist); starting a new run")
+    if resume and state_path(out).exists():
+        stored_epochs = cfg.epochs
+        cfg, state = _load_state(cfg, state_path(out))
+        p = state["progress"]
+        yield Info(f"resuming from {state_path(out)} at epoch {p['epoch'] + 1}, step {p['step']} "
+                   f"(--epochs {stored_epochs}; the other options are the stored ones)")
+    elif resume:
+        yield Info(f"nothing to resume ({state_path(out)} does not exist); starting a new run")
 
     seed_everything(cfg.seed)
     if state is not None:
@@ -195,141 +340,36 @@ def train_lm(
         data = _Data(cfg, vocab, train, valid, test, train_tokens=tokens)
         yield Info(f"{train}: {data.n_tokens:,} tokens, vocabulary {len(vocab):,}")
 
-    model_cfg = cfg.model_config(len(vocab))
-    model = RNNLM(model_cfg).to(device)
-    optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
-    window_gen = torch.Generator().manual_seed(cfg.seed)
-
-    epoch, row, step, global_step = 0, 0, 0, 0
-    lr, best, bad_epochs = cfg.lr, math.inf, 0
-    hidden: Hidden | None = None
-    history: list[dict[str, Any]] = []
-    loss_sum, loss_tokens = 0.0, 0
-    best_metrics: dict[str, Any] = {}
-    stopped_early = False
+    run = _Run(cfg, vocab, out, device)
+    p = run.progress
     if state is not None:
-        model.load_state_dict(state["model_state"])
-        optimizer.load_state_dict(state["optimizer_state"])
-        torch.set_rng_state(state["rng_cpu"])
-        window_gen.set_state(state["rng_windows"])
-        epoch, row, step, global_step = state["epoch"], state["row"], state["step"], state["global_step"]
-        lr, best, bad_epochs = state["lr"], state["best"], state["bad_epochs"]
-        history, best_metrics = state["history"], state["best_metrics"]
-        loss_sum, loss_tokens = state["loss_sum"], state["loss_tokens"]
-        stopped_early = state["stopped_early"]
-        if state["hidden"] is not None:
-            saved = state["hidden"]
-            hidden = tuple(h.to(device) for h in saved) if isinstance(saved, tuple) else saved.to(device)
-        if stopped_early:
+        run.restore(state)
+        p = run.progress
+        if p.stopped_early:
             yield Info("this run had already stopped early; nothing left to train")
 
-    train_config = to_dict(cfg)
-    vocab_dict = {"tokens": vocab.to_list()}
-
-    def save_state() -> None:
-        checkpoint.save(spath, {
-            "format_version": checkpoint.FORMAT_VERSION, "kind": "train-state", "task": "lm",
-            "train_config": train_config, "vocab": vocab_dict,
-            "model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
-            "rng_cpu": torch.get_rng_state(), "rng_windows": window_gen.get_state(),
-            "epoch": epoch, "row": row, "step": step, "global_step": global_step,
-            "lr": lr, "best": best, "bad_epochs": bad_epochs, "history": history,
-            "best_metrics": best_metrics, "loss_sum": loss_sum, "loss_tokens": loss_tokens,
-            "hidden": detach_hidden(hidden) if row > 0 else None, "stopped_early": stopped_early,
-        })
-
-    def save_model(metrics: dict[str, Any]) -> None:
-        checkpoint.save(out, checkpoint.make_payload(
-            "lm", to_dict(model_cfg), train_config, vocab_dict, model.state_dict(), metrics))
-
-    n_rows = data.train_x.size(0)
-    steps_per_epoch = math.ceil(n_rows / cfg.bptt)
-    params = [p for p in model.parameters() if p.requires_grad]
-    while epoch < cfg.epochs and not stopped_early:
-        lr = _lr_for_epoch(cfg, epoch + 1, lr)
-        set_lr(optimizer, lr)
-        model.train()
-        started = time.perf_counter()
-        epoch_tokens = 0
-        # Summed on the device without a sync per step; read at each report.
-        loss_acc = torch.zeros((), dtype=torch.float64, device=device)
-        acc_tokens = 0
-        for row_start, length in window_lengths(n_rows, cfg.bptt, row, cfg.variable_bptt, window_gen):
-            x = data.train_x[row_start : row_start + length].to(device, non_blocking=True)
-            y = data.train_y[row_start : row_start + length].to(device, non_blocking=True)
-            hidden = detach_hidden(hidden)
-            loss, hidden = model.loss(x, y, hidden)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.clip, foreach=True)
-            optimizer.step()
-            step += 1
-            global_step += 1
-            row = row_start + length
-            n = y.numel()
-            epoch_tokens += n
-            loss_acc += loss.detach().double() * n
-            acc_tokens += n
-            if step % cfg.log_every == 0 or row >= n_rows:
-                loss_sum, loss_tokens = loss_sum + float(loss_acc), loss_tokens + acc_tokens
-                loss_acc.zero_()
-                acc_tokens = 0
-                elapsed = time.perf_counter() - started
-                yield Step(epoch + 1, step, steps_per_epoch, loss_sum / loss_tokens, lr,
-                           epoch_tokens / max(elapsed, 1e-9))
-            stop = should_stop()  # asked once per step: the answer may change at any time
-            if (cfg.save_every and global_step % cfg.save_every == 0 and row < n_rows) or stop:
-                loss_sum, loss_tokens = loss_sum + float(loss_acc), loss_tokens + acc_tokens
-                loss_acc.zero_()
-                acc_tokens = 0
-                save_state()
-            if stop:
-                yield Info(f"interrupted: training state saved to {spath}; continue with --resume")
-                yield Done({"interrupted": True, "state": str(spath)}, interrupted=True)
-                return
-        elapsed = time.perf_counter() - started
-        record: dict[str, Any] = {
-            "epoch": epoch + 1, "step": global_step, "lr": lr,
-            "train_loss": loss_sum / max(loss_tokens, 1),
-            "train_ppl": math.exp(min(loss_sum / max(loss_tokens, 1), 700.0)),
-            "tokens_per_s": round(epoch_tokens / max(elapsed, 1e-9), 1), "epoch_seconds": round(elapsed, 2),
-        }
-        if data.valid is not None:
-            valid_scores = score_lm(model, data.valid, cfg.eval_batch_size, cfg.bptt, device)
-            record.update({f"valid_{k}": v for k, v in valid_scores.items()})
-            current = valid_scores["loss"]
-        else:
-            current = record["train_loss"]
-        improved = current < best
-        if improved:
-            best, bad_epochs = current, 0
-            best_metrics = dict(record)
-            save_model(best_metrics)
-        else:
-            bad_epochs += 1
-            if cfg.schedule == "plateau":
-                lr = max(lr * cfg.lr_decay, cfg.min_lr)
-            if cfg.patience and bad_epochs >= cfg.patience:
-                stopped_early = True
-        history.append(record)
-        atomic_write_text(mpath, "".join(json.dumps(r) + "\n" for r in history))
-        epoch, row, step = epoch + 1, 0, 0
-        hidden, loss_sum, loss_tokens = None, 0.0, 0
-        save_state()
-        yield Evaluated(record, improved)
-        if stopped_early:
-            yield Info(f"early stop: no improvement for {bad_epochs} epoch(s)")
+    while p.epoch < cfg.epochs and not p.stopped_early:
+        p.lr = _lr_for_epoch(cfg, p.epoch + 1, p.lr)
+        set_lr(run.optimizer, p.lr)
+        interrupted = yield from run.train_epoch(data, should_stop)
+        if interrupted:
+            yield Info(f"interrupted: training state saved to {run.state_path}; continue with --resume")
+            yield Done({"interrupted": True, "state": str(run.state_path)}, interrupted=True)
+            return
+        yield run.end_epoch(data)
+        if p.stopped_early:
+            yield Info(f"early stop: no improvement for {p.bad_epochs} epoch(s)")
 
     if not out.exists():
-        save_model(best_metrics)
-    summary: dict[str, Any] = {"model": str(out), "epochs": epoch, "vocab_size": len(vocab)}
-    summary.update({k: v for k, v in best_metrics.items() if k.startswith("valid_") or k == "epoch"})
+        run.save_model(p.best_metrics)
+    summary: dict[str, Any] = {"model": str(out), "epochs": p.epoch, "vocab_size": len(vocab)}
+    summary.update({k: v for k, v in p.best_metrics.items() if k.startswith("valid_") or k == "epoch"})
     if data.test is not None:
         payload = checkpoint.load(out, task="lm")
-        model.load_state_dict(payload["state_dict"])
-        test_scores = score_lm(model, data.test, cfg.eval_batch_size, cfg.bptt, device)
-        summary.update({f"test_{k}": v for k, v in test_scores.items()})
-        payload["metrics"] = {**payload["metrics"], **{f"test_{k}": v for k, v in test_scores.items()}}
+        run.model.load_state_dict(payload["state_dict"])
+        scores = {f"test_{k}": v for k, v in score_lm(run.model, data.test, cfg.eval_batch_size, cfg.bptt,
+                                                          device).items()}
+        summary.update(scores)
+        payload["metrics"] = {**payload["metrics"], **scores}
         checkpoint.save(out, payload)
     yield Done(summary)

@@ -210,7 +210,7 @@ def test_ctrl_c_keeps_the_last_good_model_and_resume_finishes(tiny_corpus, tmp_p
     assert json.loads(stdout)["interrupted"] is True
     payload = checkpoint.load(out, task="lm")  # the best model so far is intact
     assert payload["metrics"]["epoch"] >= 1
-    state = torch_load_state(out.with_suffix(".state.pt"))
+    state = torch_load_state(out.with_suffix(".state.pt"))["progress"]
     resumed = subprocess.run(base + ["--epochs", str(state["epoch"] + 1), "--resume", "-q"],
                              stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=240)
     assert resumed.returncode == 0, resumed.stderr.decode()

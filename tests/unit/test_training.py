@@ -71,7 +71,7 @@ def test_interrupt_mid_epoch_then_resume_matches_uninterrupted_run(tiny_corpus, 
 
     _, done = run(cfg, tiny_corpus, tmp_path / "cut.pt", should_stop=stop_after_30_steps)
     assert done.interrupted
-    assert torch.load(state_path(tmp_path / "cut.pt"), weights_only=True)["step"] == 30  # one call per step
+    assert torch.load(state_path(tmp_path / "cut.pt"), weights_only=True)["progress"]["step"] == 30
     run(cfg, tiny_corpus, tmp_path / "cut.pt", resume=True)
     full = torch.load(state_path(tmp_path / "full.pt"), weights_only=True)["model_state"]
     cut = torch.load(state_path(tmp_path / "cut.pt"), weights_only=True)["model_state"]
