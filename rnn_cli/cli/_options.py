@@ -36,6 +36,19 @@ class Precision(str, Enum):
     bf16 = "bf16"
 
 
+class Scheme(str, Enum):
+    iob1 = "iob1"
+    bio = "bio"
+    bioes = "bioes"
+
+
+class SourceScheme(str, Enum):
+    auto = "auto"
+    iob1 = "iob1"
+    bio = "bio"
+    bioes = "bioes"
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from rnn_cli import __version__
-from rnn_cli.cli import evaluate, generate, info, train_lm
+from rnn_cli.cli import convert, evaluate, generate, info, train_lm
 
 app = typer.Typer(
     name="rnn-cli",
@@ -39,6 +39,7 @@ def root(
 app.command("train-lm")(train_lm.command)
 app.command("generate")(generate.command)
 app.command("evaluate")(evaluate.command)
+app.command("convert")(convert.command)
 app.command("info")(info.command)
 
 
