@@ -13,12 +13,21 @@ from rnn_cli.cli._console import err, log, show_progress
 
 def _format_record(record: dict[str, Any]) -> str:
     """One compact line per evaluation, e.g. `epoch 3 | train ppl 142.1 | valid ppl 150.2 | ...`."""
-    parts = [f"epoch {record['epoch']}", f"train ppl {record['train_ppl']:.2f}"]
-    for split in ("valid",):
-        if f"{split}_ppl" in record:
-            parts.append(f"{split} ppl {record[f'{split}_ppl']:.2f} ({record[f'{split}_bpc']:.3f} bits/token)")
+    parts = [f"epoch {record['epoch']}"]
+    if "train_ppl" in record:
+        parts.append(f"train ppl {record['train_ppl']:.2f}")
+        if "valid_ppl" in record:
+            parts.append(f"valid ppl {record['valid_ppl']:.2f} ({record['valid_bpc']:.3f} bits/token)")
+    else:
+        parts.append(f"train loss {record['train_loss']:.4f}")
+        for key in ("dev_f1", "dev_accuracy"):
+            if key in record:
+                parts.append(f"{key.replace('_', ' ')} {100 * record[key]:.2f}")
     parts.append(f"lr {record['lr']:.4g}")
-    parts.append(f"{record['tokens_per_s']:,.0f} tok/s")
+    if "tokens_per_s" in record:
+        parts.append(f"{record['tokens_per_s']:,.0f} tok/s")
+    if "sentences_per_s" in record:
+        parts.append(f"{record['sentences_per_s']:,.0f} sent/s")
     parts.append(f"{record['epoch_seconds']:.1f} s")
     return " | ".join(parts)
 
@@ -34,7 +43,7 @@ def render_training(events: Iterable[Any], quiet: bool) -> dict[str, Any]:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]:.3f} ppl {task.fields[ppl]:.1f}"),
-            TextColumn("{task.fields[speed]:,.0f} tok/s lr {task.fields[lr]:.3g}"),
+            TextColumn("{task.fields[speed]:,.0f} {task.fields[unit]}/s lr {task.fields[lr]:.3g}"),
             TimeElapsedColumn(),
             console=err,
             transient=True,
@@ -47,7 +56,7 @@ def render_training(events: Iterable[Any], quiet: bool) -> dict[str, Any]:
         for event in events:
             if isinstance(event, Step) and progress is not None:
                 fields = dict(epoch=event.epoch, loss=event.loss, ppl=math.exp(min(event.loss, 700)),
-                              speed=event.tokens_per_s, lr=event.lr)
+                              speed=event.tokens_per_s, lr=event.lr, unit=event.unit)
                 if task is None or progress.tasks[0].fields["epoch"] != event.epoch:
                     if task is not None:
                         progress.remove_task(task)

@@ -13,8 +13,9 @@ class Step:
     steps: int  # steps in the epoch (an estimate with variable windows)
     loss: float
     lr: float
-    tokens_per_s: float
+    tokens_per_s: float  # items per second, in `unit`s
     extra: dict[str, float] = field(default_factory=dict)
+    unit: str = "tok"
 
 
 @dataclass
