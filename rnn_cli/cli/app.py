@@ -8,7 +8,7 @@ import sys
 import typer
 
 from rnn_cli import __version__
-from rnn_cli.cli import convert, evaluate, generate, info, train_lm
+from rnn_cli.cli import convert, evaluate, generate, info, tag, train_lm, train_tagger
 
 app = typer.Typer(
     name="rnn-cli",
@@ -38,6 +38,8 @@ def root(
 
 app.command("train-lm")(train_lm.command)
 app.command("generate")(generate.command)
+app.command("train-tagger")(train_tagger.command)
+app.command("tag")(tag.command)
 app.command("evaluate")(evaluate.command)
 app.command("convert")(convert.command)
 app.command("info")(info.command)

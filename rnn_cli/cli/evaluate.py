@@ -46,8 +46,16 @@ def command(
         raise ConfigError("--batch-size and --bptt must be >= 1")
     from rnn_cli.lm_task import evaluate_lm_file, load_lm
     from rnn_cli.seed import select_device
+    from rnn_cli.training import checkpoint
 
     dev = select_device(device.value)
+    task = checkpoint.load(model)["task"]
+    if task == "tagger":
+        from rnn_cli.training.tagger import evaluate_tagger_file, load_tagger
+
+        result = evaluate_tagger_file(load_tagger(model, dev), data, dev, encoding=encoding)
+        print_json(result) if as_json else print_tagging(result)
+        return
     lm = load_lm(model, dev)
     result = evaluate_lm_file(lm, data, dev, batch_size, bptt, encoding)
     if as_json:

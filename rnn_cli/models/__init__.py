@@ -3,10 +3,12 @@ reads files, prints, or knows about the command line."""
 
 from rnn_cli.models.lm import RNNLM, LMConfig
 from rnn_cli.models.rnn import CELLS, EncoderConfig, RNNEncoder
+from rnn_cli.models.tagger import Tagger, TaggerConfig
 
 # task name -> (config class, model class); checkpoints rebuild models through it.
 MODELS = {
     "lm": (LMConfig, RNNLM),
+    "tagger": (TaggerConfig, Tagger),
 }
 
-__all__ = ["CELLS", "MODELS", "EncoderConfig", "LMConfig", "RNNEncoder", "RNNLM"]
+__all__ = ["CELLS", "MODELS", "EncoderConfig", "LMConfig", "RNNEncoder", "RNNLM", "Tagger", "TaggerConfig"]

@@ -1,0 +1,26 @@
+"""Reading tagged or untagged sentences for the tagger, in any supported format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rnn_cli.data.conll import Sentence, detect_format, read_conll, read_conllu, read_tokenized
+from rnn_cli.data.text import STDIN
+
+FORMATS = ("auto", "conll", "conllu", "text")
+
+
+def read_sentences(path: str, fmt: str = "auto", word_column: int = 0, tag_column: int | None = -1,
+                   tag_field: str = "upos", encoding: str = "utf-8") -> Iterator[Sentence]:
+    """Sentences of a CoNLL, CoNLL-U or plain tokenized file (one sentence a line).
+
+    `auto` looks at the first line of a file (stdin is read as CoNLL columns)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"invalid format: {fmt!r}")
+    if fmt == "auto":
+        fmt = "conll" if path == STDIN else detect_format(path, encoding)
+    if fmt == "conllu":
+        return read_conllu(path, tag_field=tag_field if tag_column is not None else None, encoding=encoding)
+    if fmt == "text":
+        return read_tokenized(path, encoding)
+    return read_conll(path, word_column=word_column, tag_column=tag_column, encoding=encoding)
