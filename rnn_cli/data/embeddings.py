@@ -59,7 +59,7 @@ def load_vectors(path: str, fmt: str = "auto") -> Any:
                                                     no_header=fmt == "glove", unicode_errors="strict")
     except DataFormatError:
         raise
-    except (ValueError, EOFError, OSError, UnicodeDecodeError, IndexError) as exc:
+    except (ValueError, TypeError, EOFError, OSError, UnicodeDecodeError, IndexError) as exc:
         msg = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise DataFormatError(path, None, f"cannot read {fmt} vectors: {msg}") from None
     if len(vectors) == 0:
