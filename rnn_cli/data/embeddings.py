@@ -42,6 +42,24 @@ def detect_format(path: str) -> str:
     return "glove"
 
 
+def _check_text_vectors(path: str, header: bool) -> None:
+    """Every line must hold a word and the same number of values (gensim would pad or
+    cut a ragged line silently); report the first bad line."""
+    from rnn_cli.data.text import iter_lines
+
+    dim = None
+    for lineno, line in iter_lines(path):
+        if header and lineno == 1:
+            continue
+        fields = line.rstrip().split(" ")
+        if dim is None:
+            dim = len(fields) - 1
+            if dim < 1:
+                raise DataFormatError(path, lineno, "expected a word followed by its vector values")
+        elif len(fields) - 1 != dim:
+            raise DataFormatError(path, lineno, f"has {len(fields) - 1} values, the first vector has {dim}")
+
+
 def load_vectors(path: str, fmt: str = "auto") -> Any:
     """A gensim `KeyedVectors` (with `.vector_size`); errors name the file."""
     if fmt not in FORMATS:
@@ -53,6 +71,8 @@ def load_vectors(path: str, fmt: str = "auto") -> Any:
     try:
         if fmt == "auto":
             fmt = detect_format(path)
+        if fmt != "word2vec-binary":
+            _check_text_vectors(path, header=fmt == "word2vec")
         from gensim.models import KeyedVectors
 
         vectors = KeyedVectors.load_word2vec_format(path, binary=fmt == "word2vec-binary",
