@@ -17,7 +17,7 @@ from rnn_cli.data.atomic import atomic_open
 from rnn_cli.errors import CheckpointError
 
 FORMAT_VERSION = 1
-TASK_NAMES = {"lm": "language model", "tagger": "tagger", "classifier": "classifier"}
+TASK_NAMES = {"lm": "language", "tagger": "tagger", "classifier": "classifier"}
 
 
 def save(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:

@@ -161,10 +161,16 @@ def test_bad_input_exits_2_with_one_line(cli, tmp_path, case):
 def test_wrong_task_and_corrupt_model(cli, tmp_path, tiny_corpus):
     tagger = tmp_path / "tagger.pt"
     checkpoint.save(tagger, checkpoint.make_payload("tagger", {}, {}, {}, {}, {}))
-    for args in (["generate", str(tagger)], ["evaluate", str(tagger), str(tiny_corpus["valid"])]):
-        res = cli(*args)
-        assert res.returncode == 2
-        assert "is a tagger model, this command needs a language model" in one_error_line(res)
+    res = cli("generate", str(tagger))
+    assert res.returncode == 2
+    assert "is a tagger model, this command needs a language model" in one_error_line(res)
+    lm_only = tmp_path / "lm.pt"
+    checkpoint.save(lm_only, checkpoint.make_payload("lm", {}, {}, {}, {}, {}))
+    res = cli("tag", str(lm_only), str(tiny_corpus["valid"]))
+    assert res.returncode == 2
+    assert "is a language model, this command needs a tagger model" in one_error_line(res)
+    res = cli("evaluate", str(tagger), str(tiny_corpus["valid"]))  # a tagger file with no config
+    assert res.returncode == 2 and str(tagger) in one_error_line(res)
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"PK\x03\x04 not really a model")
     res = cli("info", str(broken))
