@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 DATA   ?= ../shared/data
 RUNS   ?= runs
 
-.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed clean
+.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench-lm-word:
 
 bench-lm-char:
 	$(BIN)/python bench/bench_lm.py char --data-dir $(DATA) --out-dir $(RUNS)/bench
+
+# Tagging: CoNLL-2003 NER without and with GloVe, CoNLL-2000 POS and chunking.
+bench-tag:
+	for t in ner ner-glove pos chunk; do \
+		$(BIN)/python bench/bench_tag.py $$t --data-dir $(DATA) --out-dir $(RUNS)/bench || exit 1; done
 
 clean:
 	rm -rf $(RUNS) .pytest_cache .ruff_cache

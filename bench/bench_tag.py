@@ -1,0 +1,105 @@
+"""Tagging benchmarks (not tests): `make bench-tag DATA=../shared/data`.
+
+ner:        CoNLL-2003 English NER (IOB1), random word embeddings. Target test F1 >= 84.
+ner-glove:  the same with the GloVe 6B 50-d vectors in DATA/glove. Target >= 90.
+pos, chunk: CoNLL-2000 (the last 10% of train held out as dev). Targets: POS
+            accuracy >= 96.5, chunking F1 >= 93.5.
+The model is Ma & Hovy 2016's: char CNN (30 filters of width 3), BiLSTM 200,
+CRF, dropout 0.5, SGD lr 0.015 with momentum 0.9 and lr / (1 + 0.05 epoch),
+batch 10, clip 5. `--minutes` caps the training time (the best model so far is
+then scored). Prints one JSON line of figures on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from rnn_cli.data.conll import read_conll, write_conll
+from rnn_cli.training.events import Done, Evaluated, Info
+from rnn_cli.training.tagger import TrainTaggerConfig, evaluate_tagger_file, load_tagger, predict, train_tagger
+
+BASE = TrainTaggerConfig(epochs=50, batch_size=10, optimizer="sgd", lr=0.015, momentum=0.9, lr_decay=0.05,
+                         clip=5.0, dropout=0.5, hidden_size=200, char_encoder="cnn", patience=10)
+
+
+def data_files(task: str, root: Path, out_dir: Path) -> tuple[str, str, str, TrainTaggerConfig]:
+    if (root / "eng.testa").exists() or (root / "train.txt.gz").exists():
+        root = root.parent
+    if task.startswith("ner"):
+        d = root / "conll2003"
+        cfg = replace(BASE, word_embedding_size=100)
+        if task == "ner-glove":
+            cfg = replace(cfg, embeddings=str(root / "glove" / "glove.6B.50d.trimmed.txt.gz"))
+        return str(d / "eng.train.gz"), str(d / "eng.testa"), str(d / "eng.testb"), cfg
+    # CoNLL-2000: hold out the last 10% of the training sentences as dev.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train = list(read_conll(str(root / "conll2000" / "train.txt.gz")))
+    cut = len(train) * 9 // 10
+    for name, part in (("train", train[:cut]), ("dev", train[cut:])):
+        with open(out_dir / f"conll2000.{name}.txt", "w", encoding="utf-8") as fh:
+            write_conll(part, fh)
+    cfg = replace(BASE, tag_column=1 if task == "pos" else 2)
+    return (str(out_dir / "conll2000.train.txt"), str(out_dir / "conll2000.dev.txt"),
+            str(root / "conll2000" / "test.txt.gz"), cfg)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=["ner", "ner-glove", "pos", "chunk"])
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--out-dir", type=Path, default=Path("runs/bench"))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--minutes", type=float, default=0.0, help="cap on training time (0: none)")
+    args = parser.parse_args()
+
+    train, dev, test, cfg = data_files(args.task, args.data_dir, args.out_dir)
+    if args.epochs:
+        cfg = replace(cfg, epochs=args.epochs)
+    device = torch.device(args.device)
+    out = args.out_dir / f"tag-{args.task}.pt"
+    started = time.perf_counter()
+    deadline = started + args.minutes * 60 if args.minutes else float("inf")
+    speeds = []
+    for event in train_tagger(cfg, train, dev, out, device=device, should_stop=lambda: time.perf_counter() > deadline):
+        if isinstance(event, Evaluated):
+            r = event.record
+            speeds.append(r["sentences_per_s"])
+            print(f"epoch {r['epoch']:2d} lr {r['lr']:.4g} loss {r['train_loss']:.3f} dev f1 {r.get('dev_f1', 0):.4f} "
+                  f"dev acc {r['dev_accuracy']:.4f} {r['sentences_per_s']:.0f} sent/s", file=sys.stderr, flush=True)
+        elif isinstance(event, Info):
+            print(event.message, file=sys.stderr, flush=True)
+        elif isinstance(event, Done):
+            pass
+    train_seconds = time.perf_counter() - started
+    tagger = load_tagger(str(out), device)
+    t0 = time.perf_counter()
+    scores = evaluate_tagger_file(tagger, test, device, batch_size=64)
+    batch_speed = scores["sentences"] / (time.perf_counter() - t0)
+    sentences = list(read_conll(test, tag_column=None))[:200]
+    t0 = time.perf_counter()
+    for s in sentences:
+        list(predict(tagger, [s], 1, device))
+    latency_ms = (time.perf_counter() - t0) / len(sentences) * 1000
+    result = {
+        "task": args.task, "device": str(device), "epochs": len(speeds),
+        "best_dev": tagger.payload["metrics"].get("dev_f1", tagger.payload["metrics"].get("dev_accuracy")),
+        "test_f1": scores.get("f1"), "test_accuracy": scores["accuracy"],
+        "train_sentences_per_s": round(sum(speeds) / max(len(speeds), 1), 1),
+        "tag_sentences_per_s": round(batch_speed, 1), "latency_ms_per_sentence": round(latency_ms, 2),
+        "train_seconds": round(train_seconds, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
