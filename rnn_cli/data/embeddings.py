@@ -116,7 +116,7 @@ def build_embedding_matrix(tokens: list[str], vectors: Any, dim: int, seed: int)
     for i, w in enumerate(tokens):
         vec = lookup(vectors, w) if i > 1 else None  # rows 0 and 1 are <pad> and <unk>
         if vec is not None:
-            matrix[i] = torch.as_tensor(vec, dtype=torch.float32)
+            matrix[i] = torch.tensor(vec, dtype=torch.float32)
             found += 1
     matrix[0] = 0.0
     return matrix, found
