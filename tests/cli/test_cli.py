@@ -22,7 +22,8 @@ def test_help_does_not_import_torch():
     code = (
         "import sys\n"
         "from rnn_cli.cli.app import main\n"
-        "for argv in (['--help'], ['train-lm', '--help'], ['generate', '--help'], ['evaluate', '--help']):\n"
+        "for argv in (['--help'], ['train-lm', '--help'], ['generate', '--help'], ['evaluate', '--help'],\n"
+        "             ['train-tagger', '--help'], ['tag', '--help'], ['convert', '--help'], ['info', '--help']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit as e:\n"
