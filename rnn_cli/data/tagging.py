@@ -1,15 +1,23 @@
 """Vocabularies and padded batches for sequence tagging.
 
 Training batches group sentences of similar length (sorted inside large shuffled
-chunks) so that little padding is computed; prediction reads its input a window
-at a time, so that a multi-GB file streams with flat memory while the output
-keeps the input order."""
+chunks) so that little padding is computed. Prediction reads its input a window
+at a time, so that a multi-GB file streams with flat memory; inside a window the
+batches are sorted by length, and each batch's `indices` say where its rows go back:
+
+    for window, batches in prediction_batches(sentences, vocabs, batch_size):
+        out = [None] * len(window)
+        for batch in batches:
+            for i, tags in zip(batch.indices, decode_tags(model_predict(batch), batch.lengths, vocabs)):
+                out[i] = tags
+        write(window, out)  # input order
+"""
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -18,30 +26,44 @@ from rnn_cli.data.conll import Sentence
 from rnn_cli.data.vocab import PAD, UNK, Vocab
 
 MAX_WORD_LENGTH = 30
+CHUNK_BATCHES = 50  # training: sort by length inside chunks of this many batches
+WINDOW_BATCHES = 20  # prediction: read this many batches' worth of sentences ahead
 
 
 @dataclass
 class TaggingVocabs:
     words: Vocab  # <pad> = 0, <unk> = 1
     chars: Vocab  # <pad> = 0, <unk> = 1
-    tags: Vocab  # no specials
+    tags: Vocab  # no specials, sorted
 
     def to_dict(self) -> dict[str, list[str]]:
+        """Plain lists of strings, for a checkpoint."""
         return {"words": self.words.to_list(), "chars": self.chars.to_list(), "tags": self.tags.to_list()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, list[str]]) -> TaggingVocabs:
+    def from_dict(cls, data: Mapping[str, Sequence[str]]) -> TaggingVocabs:
+        for key in ("words", "chars"):
+            if list(data.get(key, ()))[:2] != [PAD, UNK]:
+                raise ValueError(f"invalid tagging vocabulary: '{key}' must start with {PAD}, {UNK}")
+        if not data.get("tags"):
+            raise ValueError("invalid tagging vocabulary: no tags")
         return cls(Vocab(data["words"]), Vocab(data["chars"]), Vocab(data["tags"], unk=None))
 
 
-def build_vocabs(sentences: Sequence[Sentence], min_freq: int = 1, extra_words: Iterable[str] = ()) -> TaggingVocabs:
-    """Words of the training sentences (plus `extra_words`, e.g. dev/test words that
-    have pretrained vectors), their characters, and the tags."""
-    words = Counter(w for s in sentences for w in s.tokens)
-    chars = Counter(c for w in words for c in w)
+def build_vocabs(sentences: Iterable[Sentence], min_freq: int = 1, extra_words: Iterable[str] = ()) -> TaggingVocabs:
+    """Words of the training sentences as they are (those seen `min_freq` times or more,
+    plus every one of `extra_words`, e.g. dev/test words that have pretrained vectors),
+    the characters of the training words, and the tags, sorted."""
+    if min_freq < 1:
+        raise ValueError(f"invalid min_freq: {min_freq} (must be at least 1)")
+    words: Counter[str] = Counter()
+    tags: Counter[str] = Counter()
+    for s in sentences:
+        words.update(s.tokens)
+        tags.update(s.tags or ())
+    chars = Counter(c for w in words for c in w)  # training words only
     for w in extra_words:
         words[w] = max(words[w], min_freq)
-    tags = Counter(t for s in sentences for t in (s.tags or []))
     return TaggingVocabs(
         Vocab.build(words, specials=[PAD, UNK], min_freq=min_freq),
         Vocab.build(chars, specials=[PAD, UNK]),
@@ -53,65 +75,104 @@ def build_vocabs(sentences: Sequence[Sentence], min_freq: int = 1, extra_words: 
 class TagBatch:
     words: torch.Tensor  # (B, L) long, 0 = padding
     chars: torch.Tensor  # (B, L, C) long, 0 = padding
-    mask: torch.Tensor  # (B, L) bool
-    tags: torch.Tensor | None  # (B, L) long, 0 at padding
+    mask: torch.Tensor  # (B, L) bool, True at real tokens
+    tags: torch.Tensor | None  # (B, L) long, 0 at padding; None when not all sentences have tags
     lengths: torch.Tensor  # (B,) long
-    indices: list[int]  # each row's position in the list it was built from
+    indices: list[int]  # each row's position in the sequence (or window) it was built from
 
-    def to(self, device: torch.device) -> TagBatch:
-        return TagBatch(self.words.to(device), self.chars.to(device), self.mask.to(device),
-                        self.tags.to(device) if self.tags is not None else None, self.lengths, self.indices)
+    def to(self, device: torch.device | str) -> TagBatch:
+        """The tensors on `device`, except `lengths`, which stays on the CPU as
+        `pack_padded_sequence` wants it."""
+        tags = self.tags.to(device) if self.tags is not None else None
+        return TagBatch(self.words.to(device), self.chars.to(device), self.mask.to(device), tags, self.lengths,
+                        self.indices)
 
 
 def encode_batch(sentences: Sequence[Sentence], vocabs: TaggingVocabs, indices: Sequence[int] | None = None,
-                 max_word_length: int = MAX_WORD_LENGTH) -> TagBatch:
+                 max_word_length: int = MAX_WORD_LENGTH, with_tags: bool = True) -> TagBatch:
+    """Pad `sentences` into one batch; unknown words and characters get id 1, words longer
+    than `max_word_length` keep their first characters. Tags are encoded when `with_tags`
+    and every sentence has them; a tag missing from `vocabs.tags` is a ValueError."""
+    if not sentences:
+        raise ValueError("cannot encode an empty batch")
+    if max_word_length < 1:
+        raise ValueError(f"invalid max_word_length: {max_word_length}")
+    if indices is not None and len(indices) != len(sentences):
+        raise ValueError(f"{len(indices)} indices for {len(sentences)} sentences")
     lengths = [len(s) for s in sentences]
-    b, n = len(sentences), max(lengths)
-    c = max(min(len(w), max_word_length) for s in sentences for w in s.tokens)
-    words = torch.zeros(b, n, dtype=torch.long)
-    chars = torch.zeros(b, n, c, dtype=torch.long)
-    with_tags = all(s.tags is not None for s in sentences)
-    tags = torch.zeros(b, n, dtype=torch.long) if with_tags else None
-    for i, s in enumerate(sentences):
-        words[i, : len(s)] = torch.tensor(vocabs.words.encode(s.tokens))
-        for j, w in enumerate(s.tokens):
-            ids = vocabs.chars.encode(w[:max_word_length])
-            chars[i, j, : len(ids)] = torch.tensor(ids)
-        if tags is not None:
-            tags[i, : len(s)] = torch.tensor([vocabs.tags.stoi.get(t, 0) for t in s.tags or []])
-    lengths_t = torch.tensor(lengths)
-    mask = torch.arange(n).unsqueeze(0) < lengths_t.unsqueeze(1)
-    return TagBatch(words, chars, mask, tags, lengths_t, list(indices) if indices is not None else list(range(b)))
+    n = max(lengths)
+    word_ids = [vocabs.words.encode(s.tokens) + [0] * (n - len(s)) for s in sentences]
+    char_ids = [[vocabs.chars.encode(w[:max_word_length]) for w in s.tokens] for s in sentences]
+    c = max((len(ids) for sent in char_ids for ids in sent), default=1) or 1
+    chars = torch.tensor(
+        [[ids + [0] * (c - len(ids)) for ids in sent] + [[0] * c] * (n - len(sent)) for sent in char_ids],
+        dtype=torch.long,
+    ).view(len(sentences), n, c)  # view: keeps the shape when n is 0
+    tags = None
+    if with_tags and all(s.tags is not None for s in sentences):
+        stoi = vocabs.tags.stoi
+        rows = []
+        for s in sentences:
+            unknown = [t for t in s.tags or () if t not in stoi]
+            if unknown:
+                raise ValueError(f"tag {unknown[0]!r} (sentence at line {s.first_line}) is not in the tag vocabulary")
+            rows.append([stoi[t] for t in s.tags or ()] + [0] * (n - len(s)))
+        tags = torch.tensor(rows, dtype=torch.long).view(len(sentences), n)
+    lengths_t = torch.tensor(lengths, dtype=torch.long)
+    mask = torch.arange(n).unsqueeze(0) < lengths_t.unsqueeze(1)  # (B, L)
+    words = torch.tensor(word_ids, dtype=torch.long).view(len(sentences), n)
+    rows_at = list(indices) if indices is not None else list(range(len(sentences)))
+    return TagBatch(words, chars, mask, tags, lengths_t, rows_at)
 
 
 def training_batches(sentences: Sequence[Sentence], vocabs: TaggingVocabs, batch_size: int,
-                     generator: torch.Generator, chunk: int = 50) -> Iterator[TagBatch]:
-    """Every sentence once per call, in batches of similar length, in a shuffled
-    order that depends only on `generator`."""
-    order = torch.randperm(len(sentences), generator=generator).tolist()
+                     generator: torch.Generator | None, shuffle: bool = True,
+                     chunk: int = CHUNK_BATCHES) -> Iterator[TagBatch]:
+    """Every sentence once per call, in batches of similar length: the sentences are
+    shuffled, cut into chunks of `chunk * batch_size`, sorted by length inside each
+    chunk and cut into batches, and the batches are shuffled. The order depends only on
+    `generator`. `shuffle=False` (no generator needed) keeps the input order of the
+    chunks and batches, still length-sorted inside a chunk. `indices` are positions in
+    `sentences`."""
+    if batch_size < 1 or chunk < 1:
+        raise ValueError(f"invalid batch_size {batch_size} or chunk {chunk} (must be at least 1)")
+    if shuffle and generator is None:
+        raise ValueError("shuffled batches need a generator")
+    n = len(sentences)
+    order = torch.randperm(n, generator=generator).tolist() if shuffle else list(range(n))
     batches: list[list[int]] = []
-    for start in range(0, len(order), chunk * batch_size):
+    for start in range(0, n, chunk * batch_size):
         part = sorted(order[start : start + chunk * batch_size], key=lambda i: len(sentences[i]))
         batches.extend(part[k : k + batch_size] for k in range(0, len(part), batch_size))
-    for k in torch.randperm(len(batches), generator=generator).tolist():
+    ranks = torch.randperm(len(batches), generator=generator).tolist() if shuffle else range(len(batches))
+    for k in ranks:
         yield encode_batch([sentences[i] for i in batches[k]], vocabs, batches[k])
 
 
 def prediction_batches(sentences: Iterable[Sentence], vocabs: TaggingVocabs, batch_size: int,
-                       window: int = 20) -> Iterator[tuple[list[Sentence], list[TagBatch]]]:
-    """Read `window * batch_size` sentences at a time (lazily) and yield them with
-    their length-sorted batches; `TagBatch.indices` are positions in the window, so
-    the caller can put predictions back in input order and write the window."""
+                       lookahead: int | None = None) -> Iterator[tuple[list[Sentence], list[TagBatch]]]:
+    """Read `lookahead` sentences at a time (default `20 * batch_size`), lazily, and yield
+    each such window with its batches, sorted by length. A batch's `indices` are positions
+    in the window, so the caller puts predictions back in input order (see the module
+    docstring) and can write the window before the next one is read. Tags are not encoded."""
+    if batch_size < 1:
+        raise ValueError(f"invalid batch_size: {batch_size}")
+    size = WINDOW_BATCHES * batch_size if lookahead is None else lookahead
+    if size < 1:
+        raise ValueError(f"invalid lookahead: {lookahead}")
     it = iter(sentences)
     while True:
-        block = list(itertools.islice(it, window * batch_size))
-        if not block:
+        window = list(itertools.islice(it, size))
+        if not window:
             return
-        order = sorted(range(len(block)), key=lambda i: len(block[i]))
-        batches = [encode_batch([block[i] for i in order[k : k + batch_size]], vocabs, order[k : k + batch_size])
+        order = sorted(range(len(window)), key=lambda i: len(window[i]))
+        batches = [encode_batch([window[i] for i in order[k : k + batch_size]], vocabs, order[k : k + batch_size],
+                                with_tags=False)
                    for k in range(0, len(order), batch_size)]
-        yield block, batches
+        yield window, batches
 
 
-def decode_tags(tag_ids: torch.Tensor, lengths: torch.Tensor, vocabs: TaggingVocabs) -> list[list[str]]:
-    return [vocabs.tags.decode(row[: int(n)].tolist()) for row, n in zip(tag_ids, lengths)]
+def decode_tags(tag_ids: torch.Tensor, lengths: torch.Tensor | Sequence[int], vocabs: TaggingVocabs) -> list[list[str]]:
+    """(B, L) tag ids -> each row's first `lengths[b]` tags as strings."""
+    rows = tag_ids.tolist()
+    return [vocabs.tags.decode(row[: int(n)]) for row, n in zip(rows, lengths)]
