@@ -25,8 +25,9 @@ class LoadedLM:
     payload: dict[str, Any]
 
 
-def load_lm(path: str, device: torch.device) -> LoadedLM:
-    payload = checkpoint.load(path, task="lm")
+def load_lm(path: str, device: torch.device, payload: dict[str, Any] | None = None) -> LoadedLM:
+    """Rebuild a language model from `path` (or from its already loaded `payload`)."""
+    payload = payload if payload is not None else checkpoint.load(path, task="lm")
     model, _ = checkpoint.build_model(payload, path)
     level = payload["train_config"].get("level", "word")
     return LoadedLM(model.to(device), Vocab(payload["vocab"]["tokens"]), level, payload)

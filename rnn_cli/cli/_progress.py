@@ -3,12 +3,14 @@ otherwise; the final summary is returned for the command to print."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rnn_cli.cli._console import err, log, show_progress
+from rnn_cli.cli._console import err, graceful_interrupt, log, show_progress
 
 
 def _format_record(record: dict[str, Any]) -> str:
@@ -76,3 +78,15 @@ def render_training(events: Iterable[Any], quiet: bool) -> dict[str, Any]:
         if progress is not None:
             progress.stop()
     return summary
+
+
+def run_training(start: Callable[..., Iterable[Any]], quiet: bool) -> None:
+    """Run a trainer (`start(should_stop=...)` -> events) with Ctrl-C asking it to save
+    and stop; print its JSON summary on stdout; exit 130 if it was interrupted."""
+    from rnn_cli.errors import EXIT_INTERRUPTED
+
+    with graceful_interrupt() as should_stop:
+        summary = render_training(start(should_stop=should_stop), quiet)
+    sys.stdout.write(json.dumps(summary) + "\n")
+    if summary.get("interrupted"):
+        raise SystemExit(EXIT_INTERRUPTED)

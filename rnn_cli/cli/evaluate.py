@@ -49,14 +49,14 @@ def command(
     from rnn_cli.training import checkpoint
 
     dev = select_device(device.value)
-    task = checkpoint.load(model)["task"]
-    if task == "tagger":
+    payload = checkpoint.load(model)  # read once; the task picks the scorer
+    if payload["task"] == "tagger":
         from rnn_cli.training.tagger import evaluate_tagger_file, load_tagger
 
-        result = evaluate_tagger_file(load_tagger(model, dev), data, dev, encoding=encoding)
+        result = evaluate_tagger_file(load_tagger(model, dev, payload), data, dev, encoding=encoding)
         print_json(result) if as_json else print_tagging(result)
         return
-    lm = load_lm(model, dev)
+    lm = load_lm(model, dev, checkpoint.load(model, task="lm") if payload["task"] != "lm" else payload)
     result = evaluate_lm_file(lm, data, dev, batch_size, bptt, encoding)
     if as_json:
         print_json(result)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from functools import partial
 from typing import Optional
 
 import typer
@@ -75,10 +75,8 @@ def command(
     OUT.state.pt (for --resume) and one JSON line per evaluation to OUT.metrics.jsonl;
     prints a JSON summary on stdout.
     """
-    from rnn_cli.cli._console import graceful_interrupt
-    from rnn_cli.cli._progress import render_training
+    from rnn_cli.cli._progress import run_training
     from rnn_cli.config import from_dict
-    from rnn_cli.errors import EXIT_INTERRUPTED
     from rnn_cli.seed import select_device
     from rnn_cli.training.lm import TrainLMConfig, train_lm
 
@@ -86,10 +84,5 @@ def command(
              ("train", "out", "valid", "test", "config", "device", "resume", "quiet")]
     options = resolve_options(ctx, {n: ctx.params[n] for n in names}, config)
     cfg = from_dict(TrainLMConfig, options, where=config or "options")
-    with graceful_interrupt() as should_stop:
-        events = train_lm(cfg, train, out, valid=valid, test=test, device=select_device(device.value),
-                          resume=resume, should_stop=should_stop)
-        summary = render_training(events, quiet)
-    typer.echo(json.dumps(summary))
-    if summary.get("interrupted"):
-        raise SystemExit(EXIT_INTERRUPTED)
+    where = select_device(device.value)
+    run_training(partial(train_lm, cfg, train, out, valid=valid, test=test, device=where, resume=resume), quiet)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from functools import partial
 from typing import Optional
 
 import typer
@@ -70,10 +70,8 @@ def command(
     B-/I- prefixes) to --out, OUT.state.pt and OUT.metrics.jsonl beside it, and a
     JSON summary on stdout.
     """
-    from rnn_cli.cli._console import graceful_interrupt
-    from rnn_cli.cli._progress import render_training
+    from rnn_cli.cli._progress import run_training
     from rnn_cli.config import from_dict
-    from rnn_cli.errors import EXIT_INTERRUPTED
     from rnn_cli.seed import select_device
     from rnn_cli.training.tagger import TrainTaggerConfig, train_tagger
 
@@ -83,10 +81,5 @@ def command(
     if "embedding_size" in options:
         options["word_embedding_size"] = options.pop("embedding_size")
     cfg = from_dict(TrainTaggerConfig, options, where=config or "options")
-    with graceful_interrupt() as should_stop:
-        events = train_tagger(cfg, train, dev, out, test=test, device=select_device(device.value),
-                              resume=resume, should_stop=should_stop)
-        summary = render_training(events, quiet)
-    typer.echo(json.dumps(summary))
-    if summary.get("interrupted"):
-        raise SystemExit(EXIT_INTERRUPTED)
+    where = select_device(device.value)
+    run_training(partial(train_tagger, cfg, train, dev, out, test=test, device=where, resume=resume), quiet)

@@ -136,8 +136,9 @@ class LoadedTagger:
     payload: dict[str, Any]
 
 
-def load_tagger(path: str, device: torch.device) -> LoadedTagger:
-    payload = checkpoint.load(path, task="tagger")
+def load_tagger(path: str, device: torch.device, payload: dict[str, Any] | None = None) -> LoadedTagger:
+    """Rebuild a tagger from `path` (or from its already loaded `payload`)."""
+    payload = payload if payload is not None else checkpoint.load(path, task="tagger")
     model, _ = checkpoint.build_model(payload, path)
     cfg = payload["train_config"]
     return LoadedTagger(model.to(device), TaggingVocabs.from_dict(payload["vocab"]), cfg["scheme"],
@@ -197,7 +198,8 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str, test: str | None,
             check_tags(s, scheme, path or "")
     train_t = _to_training_scheme(train_s, scheme, train)
     vectors, matrix, found = None, None, 0
-    if cfg.embeddings:
+    # A resumed run restores its vocabulary and embedding weights from the state file.
+    if cfg.embeddings and vocab_dict is None:
         from rnn_cli.data.embeddings import extend_vocab_with_pretrained, load_vectors
 
         vectors = load_vectors(cfg.embeddings, cfg.embeddings_format)
