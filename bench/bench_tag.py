@@ -23,8 +23,9 @@ from pathlib import Path
 import torch
 
 from rnn_cli.data.conll import read_conll, write_conll
+from rnn_cli.tag_predict import load_tagger, predict
 from rnn_cli.training.events import Done, Evaluated, Info
-from rnn_cli.training.tagger import TrainTaggerConfig, evaluate_tagger_file, load_tagger, predict, train_tagger
+from rnn_cli.training.tagger import TrainTaggerConfig, evaluate_tagger_file, train_tagger
 
 BASE = TrainTaggerConfig(epochs=50, batch_size=10, optimizer="sgd", lr=0.015, momentum=0.9, lr_decay=0.05,
                          clip=5.0, dropout=0.5, hidden_size=200, char_encoder="cnn", patience=10)
@@ -59,7 +60,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--minutes", type=float, default=0.0, help="cap on training time (0: none)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     train, dev, test, cfg = data_files(args.task, args.data_dir, args.out_dir)
     if args.epochs:
@@ -90,7 +94,7 @@ def main() -> None:
         list(predict(tagger, [s], 1, device))
     latency_ms = (time.perf_counter() - t0) / len(sentences) * 1000
     result = {
-        "task": args.task, "device": str(device), "epochs": len(speeds),
+        "task": args.task, "device": str(device), "threads": torch.get_num_threads(), "epochs": len(speeds),
         "best_dev": tagger.payload["metrics"].get("dev_f1", tagger.payload["metrics"].get("dev_accuracy")),
         "test_f1": scores.get("f1"), "test_accuracy": scores["accuracy"],
         "train_sentences_per_s": round(sum(speeds) / max(len(speeds), 1), 1),

@@ -51,7 +51,8 @@ def command(
     dev = select_device(device.value)
     payload = checkpoint.load(model)  # read once; the task picks the scorer
     if payload["task"] == "tagger":
-        from rnn_cli.training.tagger import evaluate_tagger_file, load_tagger
+        from rnn_cli.tag_predict import load_tagger
+        from rnn_cli.training.tagger import evaluate_tagger_file
 
         result = evaluate_tagger_file(load_tagger(model, dev, payload), data, dev, encoding=encoding)
         print_json(result) if as_json else print_tagging(result)

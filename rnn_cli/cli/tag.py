@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
@@ -20,6 +19,10 @@ def command(
     output_format: str = typer.Option("conll", "--format", help="conll, jsonl or inline."),
     scheme: str = typer.Option("", help="Output tag scheme (iob1, bio, bioes; default: the training data's)."),
     word_column: int = typer.Option(0, help="Word column of CoNLL input."),
+    probs: bool = typer.Option(False, "--probs", help="Add each token's marginal probability of its tag "
+                               "(forward-backward; for IOB1 output, of its entity type)."),
+    nbest: int = typer.Option(0, "--nbest", metavar="K", help="Write the K most probable tag sequences "
+                              "(conll: K tag columns after a '# score p1 ... pK' line; probabilities sum to <= 1)."),
     batch_size: int = typer.Option(64, help="Sentences per batch."),
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
@@ -27,37 +30,32 @@ def command(
     """Tag each sentence; output keeps the input's order and columns.
 
     CoNLL in: the same columns with the predicted tag appended. Text in: token<TAB>tag
-    lines. inline: word/TAG word/TAG. jsonl: {"tokens": [...], "tags": [...], "spans": [...]}.
+    lines. inline: word/TAG word/TAG. jsonl: {"tokens": [...], "tags": [...], "spans": [...]}
+    (with "probs" and "nbest" when asked for).
     """
-    from rnn_cli.data.conll import write_conll
-    from rnn_cli.data.schemes import PLAIN, to_spans
+    from rnn_cli.cli._tag_format import FORMATS, write_prediction
+    from rnn_cli.data.schemes import PLAIN
     from rnn_cli.errors import ConfigError
     from rnn_cli.seed import select_device
+    from rnn_cli.tag_predict import load_tagger, predict
     from rnn_cli.tagging_io import read_sentences
-    from rnn_cli.training.tagger import load_tagger, predict
 
-    if output_format not in ("conll", "jsonl", "inline"):
+    if output_format not in FORMATS:
         raise ConfigError(f"--format: unknown output format '{output_format}' (conll, jsonl or inline)")
     if scheme and scheme not in ("iob1", "bio", "bioes"):
         raise ConfigError(f"--scheme: unknown tag scheme '{scheme}' (iob1, bio or bioes)")
     if batch_size < 1:
         raise ConfigError("--batch-size must be >= 1")
+    if nbest < 0:
+        raise ConfigError("--nbest must be >= 0 (0: off)")
     dev = select_device(device.value)
     tagger = load_tagger(model, dev)
     if scheme and tagger.train_scheme == PLAIN:
         raise ConfigError(f"--scheme: {model} tags a plain tag set, which has no scheme")
     fmt = "text" if (input_format == "auto" and data == "-") else input_format
     sentences = read_sentences(data, fmt, word_column=word_column, tag_column=None, encoding=encoding)
-    out = sys.stdout
-    for sentence, tags in predict(tagger, (s for s in sentences if len(s) > 0), batch_size, dev, scheme or None):
-        if output_format == "jsonl":
-            row: dict = {"tokens": sentence.tokens, "tags": tags}
-            if tagger.train_scheme != PLAIN:
-                row["spans"] = [{"type": t, "start": a, "end": b, "text": " ".join(sentence.tokens[a:b])}
-                                for t, a, b in to_spans(tags, scheme or tagger.scheme)]
-            out.write(json.dumps(row) + "\n")
-        elif output_format == "inline":
-            out.write(" ".join(f"{w}/{t}" for w, t in zip(sentence.tokens, tags)) + "\n")
-        else:
-            write_conll([sentence], out, [[tags]])
-        out.flush()
+    out_scheme = PLAIN if tagger.train_scheme == PLAIN else (scheme or tagger.scheme)
+    for p in predict(tagger, (s for s in sentences if len(s) > 0), batch_size, dev, scheme or None,
+                     probs=probs, nbest=nbest):
+        write_prediction(p, output_format, sys.stdout, out_scheme)
+        sys.stdout.flush()

@@ -258,10 +258,15 @@ class CRF(nn.Module):
         """Posterior p(y_t = j | e) (B, L, T) by forward-backward; rows sum to 1 at real
         positions and are 0 at padding (and for sentences with no allowed sequence)."""
         emissions, mask = self._check(emissions, mask)
-        alphas, log_z = self._forward(emissions, mask)  # (B, L, T), (B,)
+        alphas, _ = self._forward(emissions, mask)  # (B, L, T)
         betas = self._backward(emissions, mask)  # (B, L, T)
-        # With no allowed sequence, alpha + beta = -inf everywhere; a finite stand-in for
-        # log Z keeps -inf - -inf (NaN) out and gives probabilities exp(-inf) = 0.
-        log_z = torch.where(torch.isfinite(log_z), log_z, torch.zeros_like(log_z))
-        log_p = (alphas + betas - log_z.view(-1, 1, 1)).masked_fill(~mask.unsqueeze(2), NEG_INF)
+        # Every position's alpha + beta sums to Z; normalising by each position's own sum
+        # rather than by log Z keeps the float32 rounding of long sentences (log Z in the
+        # hundreds) from pushing a probability above 1. With no allowed sequence,
+        # alpha + beta = -inf everywhere and _logsumexp's -inf is replaced by a finite
+        # stand-in, so the probabilities are exp(-inf) = 0 instead of NaN.
+        log_joint = alphas + betas
+        norm = _logsumexp(log_joint, 2).unsqueeze(2)  # (B, L, 1)
+        norm = torch.where(torch.isfinite(norm), norm, torch.zeros_like(norm))
+        log_p = (log_joint - norm).masked_fill(~mask.unsqueeze(2), NEG_INF)
         return log_p.exp()

@@ -107,7 +107,8 @@ def _nbest_probabilities(crf: CRF, emissions: torch.Tensor, mask: torch.Tensor,
     log_z = crf.log_partition(emissions, mask)  # (B,)
     # log Z = -inf only if a sentence has no allowed sequence; its scores are -inf too.
     log_z = torch.where(torch.isfinite(log_z), log_z, torch.zeros_like(log_z))
-    return tags, (scores - log_z.unsqueeze(1)).exp()
+    # Clamped: float32 rounding of a long sentence's log Z can put the best path a hair above 1.
+    return tags, (scores - log_z.unsqueeze(1)).exp().clamp(max=1.0)
 
 
 class CRFHead(DecoderHead):

@@ -13,7 +13,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,13 +24,14 @@ from rnn_cli.config import from_dict, to_dict
 from rnn_cli.data.atomic import atomic_write_text
 from rnn_cli.data.conll import Sentence, check_tags
 from rnn_cli.data.schemes import PLAIN, allowed_transitions, convert, detect_scheme
-from rnn_cli.data.tagging import TaggingVocabs, build_vocabs, decode_tags, prediction_batches, training_batches
+from rnn_cli.data.tagging import TaggingVocabs, build_vocabs, training_batches
 from rnn_cli.data.text import display_name
 from rnn_cli.errors import ConfigError, DataFormatError
 from rnn_cli.metrics import tagging_scores
 from rnn_cli.models.rnn import CELLS
 from rnn_cli.models.tagger import Tagger, TaggerConfig
 from rnn_cli.seed import seed_everything
+from rnn_cli.tag_predict import LoadedTagger, predict
 from rnn_cli.tagging_io import FORMATS, read_sentences
 from rnn_cli.training import checkpoint
 from rnn_cli.training.events import Done, Evaluated, Info, Step
@@ -126,52 +127,13 @@ def _to_training_scheme(sentences: list[Sentence], scheme: str, path: str) -> li
     return out
 
 
-@dataclass
-class LoadedTagger:
-    model: Tagger
-    vocabs: TaggingVocabs
-    scheme: str  # the scheme of the training data (and default output scheme)
-    train_scheme: str  # "bioes" or "plain": the model's own tags
-    config: dict[str, Any]
-    payload: dict[str, Any]
-
-
-def load_tagger(path: str, device: torch.device, payload: dict[str, Any] | None = None) -> LoadedTagger:
-    """Rebuild a tagger from `path` (or from its already loaded `payload`)."""
-    payload = payload if payload is not None else checkpoint.load(path, task="tagger")
-    model, _ = checkpoint.build_model(payload, path)
-    cfg = payload["train_config"]
-    return LoadedTagger(model.to(device), TaggingVocabs.from_dict(payload["vocab"]), cfg["scheme"],
-                        PLAIN if cfg["scheme"] == PLAIN else "bioes", cfg, payload)
-
-
-@torch.inference_mode()
-def predict(tagger: LoadedTagger, sentences: Iterable[Sentence], batch_size: int, device: torch.device,
-            scheme: str | None = None) -> Iterator[tuple[Sentence, list[str]]]:
-    """Yield `(sentence, predicted tags in `scheme`)` in input order, streaming:
-    sentences are read, tagged and given back a window at a time."""
-    model, vocabs = tagger.model, tagger.vocabs
-    model.eval()
-    target = scheme or tagger.scheme
-    for window, batches in prediction_batches(sentences, vocabs, batch_size):
-        tags: list[list[str] | None] = [None] * len(window)
-        for batch in batches:
-            b = batch.to(device)
-            ids = model.predict(b.words, b.chars, b.mask)
-            for i, seq in zip(batch.indices, decode_tags(ids.cpu(), batch.lengths, vocabs)):
-                tags[i] = seq
-        for sentence, seq in zip(window, tags):
-            assert seq is not None
-            yield sentence, (seq if tagger.train_scheme == PLAIN else convert(seq, "bioes", target))
-
-
 def score_tagger(tagger: LoadedTagger, sentences: list[Sentence], batch_size: int,
                  device: torch.device) -> dict[str, Any]:
     """Predict `sentences` and score against their gold tags (in the model's scheme)."""
     gold, pred = [], []
-    for sentence, tags in predict(tagger, sentences, batch_size, device):
-        gold.append(sentence.tags or [])
-        pred.append(tags)
+    for p in predict(tagger, sentences, batch_size, device):
+        gold.append(p.sentence.tags or [])
+        pred.append(p.tags)
     return tagging_scores(gold, pred, tagger.scheme)
 
 

@@ -1,5 +1,6 @@
 """train-tagger, tag and evaluate as a shell user runs them, on the open samples."""
 
+import dataclasses
 import json
 
 import pytest
@@ -86,3 +87,70 @@ def test_malformed_training_data_exits_2_with_file_and_line(cli, samples, tmp_pa
     assert res.returncode == 2, res.stderr.decode()
     lines = res.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and expected in lines[0]
+
+
+def _names_tagger(names_model):
+    import torch
+
+    from rnn_cli.tag_predict import load_tagger
+
+    return load_tagger(str(names_model[0]), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("scheme", ["bioes", "bio", "iob1"])
+def test_marginals_match_the_exhaustive_nbest_distribution(names_model, samples, scheme):
+    """With k large enough to list every allowed sequence, the k best probabilities sum
+    to 1, the first is the Viterbi path, and each token's reported probability is the
+    total probability of the sequences that agree with it (BIO: same tag; IOB1: same type)."""
+    import torch
+
+    from rnn_cli.data.schemes import split_tag
+    from rnn_cli.tag_predict import predict
+
+    tagger = _names_tagger(names_model)
+    sentences = [s for s in read_conll(str(samples / "names.dev.conll")) if 2 <= len(s) <= 3][:4]
+    sentences = [dataclasses.replace(s, tokens=["Mr", "Smith", "paid"][: len(s)]) if i == 0 else s
+                 for i, s in enumerate(sentences)]
+    assert len(sentences) >= 2
+    k = len(tagger.vocabs.tags) ** 3
+    preds = list(predict(tagger, sentences, 3, torch.device("cpu"), scheme, probs=True, nbest=k))
+    assert [p.sentence for p in preds] == sentences
+    for p in preds:
+        assert p.nbest[0][0] == p.tags
+        probs = [q for _, q in p.nbest]
+        assert sum(probs) == pytest.approx(1.0, abs=1e-4)
+        assert probs == sorted(probs, reverse=True)
+        assert len({tuple(t) for t, _ in p.nbest}) == len(p.nbest)  # distinct in the output scheme too
+        for t, tag in enumerate(p.tags):
+            if scheme == "iob1":
+                same = [q for tags, q in p.nbest if (split_tag(tags[t]) or ("", ""))[1] == split_tag(tag)[1]]
+            else:
+                same = [q for tags, q in p.nbest if tags[t] == tag]
+            assert p.probs[t] == pytest.approx(sum(same), abs=1e-4)
+
+
+def test_tag_probs_and_nbest_columns(cli, names_model, samples):
+    model, _ = names_model
+    dev = str(samples / "names.dev.conll")
+    plain = cli("tag", str(model), dev).stdout.decode().split("\n\n")
+    res = cli("tag", str(model), dev, "--nbest", "3", "--probs")
+    assert res.returncode == 0, res.stderr.decode()
+    blocks = res.stdout.decode().split("\n\n")
+    assert len(blocks) == len(plain)
+    gold = list(read_conll(dev))
+    for block, plain_block, g in zip(blocks, plain, gold):
+        lines = block.strip("\n").splitlines()
+        header, rows = lines[0].split(), [line.split("\t") for line in lines[1:]]
+        assert header[:2] == ["#", "score"] and len(header) <= 5
+        scores = [float(x) for x in header[2:]]
+        assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0001
+        assert len(rows) == len(g)
+        width = len(g.rows[0])
+        assert all(len(r) == width + len(scores) + 1 for r in rows)
+        assert [r[width] for r in rows] == [line.split("\t")[-1] for line in plain_block.strip("\n").splitlines()]
+        assert all(0.0 <= float(r[-1]) <= 1.0 for r in rows), [r for r in rows if not 0.0 <= float(r[-1]) <= 1.0]
+    jsonl = cli("tag", str(model), "--format", "jsonl", "--probs", "--nbest", "2", stdin="John Smith paid .\n")
+    row = json.loads(jsonl.stdout)
+    assert len(row["probs"]) == 4 and row["nbest"][0]["tags"] == row["tags"]
+    bad = cli("tag", str(model), dev, "--nbest", "-1")
+    assert bad.returncode == 2 and b"--nbest" in bad.stderr

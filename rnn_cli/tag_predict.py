@@ -1,0 +1,112 @@
+"""Applying a trained tagger: load it and tag a stream of sentences, optionally with
+each token's marginal probability and the k best tag sequences. The library side of
+`tag` (and of scoring during training)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from rnn_cli.data.conll import Sentence
+from rnn_cli.data.schemes import OUTSIDE, PLAIN, convert, split_tag
+from rnn_cli.data.tagging import TaggingVocabs, decode_tags, prediction_batches
+from rnn_cli.models.tagger import Tagger
+from rnn_cli.training import checkpoint
+
+
+@dataclass
+class LoadedTagger:
+    model: Tagger
+    vocabs: TaggingVocabs
+    scheme: str  # the scheme of the training data (and default output scheme)
+    train_scheme: str  # "bioes" or "plain": the model's own tags
+    config: dict[str, Any]
+    payload: dict[str, Any]
+
+
+def load_tagger(path: str, device: torch.device, payload: dict[str, Any] | None = None) -> LoadedTagger:
+    """Rebuild a tagger from `path` (or from its already loaded `payload`)."""
+    payload = payload if payload is not None else checkpoint.load(path, task="tagger")
+    model, _ = checkpoint.build_model(payload, path)
+    cfg = payload["train_config"]
+    return LoadedTagger(model.to(device), TaggingVocabs.from_dict(payload["vocab"]), cfg["scheme"],
+                        PLAIN if cfg["scheme"] == PLAIN else "bioes", cfg, payload)
+
+
+@dataclass
+class Prediction:
+    sentence: Sentence
+    tags: list[str]  # the best sequence, in the output scheme
+    probs: list[float] | None = None  # each token's marginal probability of its tag
+    nbest: list[tuple[list[str], float]] | None = None  # k best (tags, probability), best first
+
+
+def _probability_groups(tags: list[str], target: str) -> torch.Tensor:
+    """(T, G) 0/1 matrix that sums the model's tag marginals into the output scheme's
+    labels. A BIO tag is a function of the BIOES tag at the same position (B/S -> B,
+    I/E -> I), so its marginal is exact; an IOB1 B- depends on the previous token too,
+    so for IOB1 output the group is the entity type (p(token is in an X entity))."""
+    def key(tag: str) -> str:
+        parsed = split_tag(tag)
+        if target in (PLAIN, "bioes") or parsed is None or parsed[0] == OUTSIDE:
+            return tag
+        prefix, kind = parsed
+        if target == "iob1":
+            return kind
+        return ("B-" if prefix in "BS" else "I-") + kind
+
+    keys = [key(t) for t in tags]
+    index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    groups = torch.zeros(len(tags), len(index))
+    for t, k in enumerate(keys):
+        groups[t, index[k]] = 1.0
+    return groups
+
+
+@torch.inference_mode()
+def predict(tagger: LoadedTagger, sentences: Iterable[Sentence], batch_size: int, device: torch.device,
+            scheme: str | None = None, probs: bool = False, nbest: int = 0) -> Iterator[Prediction]:
+    """Yield a `Prediction` per sentence in input order, streaming: sentences are read,
+    tagged and given back a window at a time. Tags are in `scheme` (default: the
+    training data's); `probs` adds marginals (forward-backward), `nbest` > 0 the k best
+    sequences with their probabilities (k-best Viterbi, normalised by the partition)."""
+    model, vocabs = tagger.model, tagger.vocabs
+    model.eval()
+    target = scheme or tagger.scheme
+
+    def to_target(seq: list[str]) -> list[str]:
+        return seq if tagger.train_scheme == PLAIN else convert(seq, "bioes", target)
+
+    groups = _probability_groups(vocabs.tags.itos, target).to(device) if probs else None
+    for window, batches in prediction_batches(sentences, vocabs, batch_size):
+        results: list[Prediction | None] = [None] * len(window)
+        for batch in batches:
+            b = batch.to(device)
+            emissions = model.emissions(b.words, b.chars, b.mask)
+            ids = model.head.decode(emissions, b.mask)
+            best = decode_tags(ids.cpu(), batch.lengths, vocabs)
+            token_probs: list[list[float]] | None = None
+            if groups is not None:
+                grouped = model.head.marginals(emissions, b.mask) @ groups  # (B, L, G)
+                chosen = groups[ids].argmax(-1, keepdim=True)  # (B, L, 1): each best tag's group
+                rows = grouped.gather(2, chosen).squeeze(2).cpu().tolist()
+                token_probs = [row[: int(n)] for row, n in zip(rows, batch.lengths)]
+            k_best: list[list[tuple[list[str], float]]] | None = None
+            if nbest > 0:
+                seqs, seq_probs = model.head.nbest(emissions, b.mask, nbest)  # (B, k, L), (B, k)
+                k_best = []
+                for row_seqs, row_probs, n in zip(seqs.cpu(), seq_probs.cpu().tolist(), batch.lengths.tolist()):
+                    decoded = decode_tags(row_seqs, [n] * len(row_probs), vocabs)
+                    # Fewer than k allowed sequences: the rest have probability 0 (score -inf).
+                    k_best.append([(to_target(s), p) for s, p in zip(decoded, row_probs) if p > 0.0] or
+                                  [(to_target(decoded[0]), row_probs[0])])
+            for j, i in enumerate(batch.indices):
+                results[i] = Prediction(window[i], to_target(best[j]),
+                                        token_probs[j] if token_probs is not None else None,
+                                        k_best[j] if k_best is not None else None)
+        for result in results:
+            assert result is not None
+            yield result
