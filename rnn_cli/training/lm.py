@@ -28,6 +28,7 @@ from rnn_cli.models.lm import PRECISIONS, RNNLM, LMConfig
 from rnn_cli.models.rnn import CELLS, Hidden, detach_hidden
 from rnn_cli.seed import seed_everything
 from rnn_cli.training import checkpoint
+from rnn_cli.training.epochs import metrics_path, state_path
 from rnn_cli.training.events import Done, Evaluated, Info, Step
 from rnn_cli.training.optim import OPTIMIZERS, build_optimizer, set_lr
 
@@ -110,14 +111,6 @@ class TrainLMConfig:
             init_range=self.init_range,
             softmax_precision=self.precision,
         )
-
-
-def state_path(out: str | Path) -> Path:
-    return Path(out).with_suffix(".state.pt")
-
-
-def metrics_path(out: str | Path) -> Path:
-    return Path(out).with_suffix(".metrics.jsonl")
 
 
 @torch.inference_mode()

@@ -9,22 +9,19 @@ boundary."""
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from rnn_cli.config import from_dict, to_dict
-from rnn_cli.data.atomic import atomic_write_text
 from rnn_cli.data.conll import Sentence, check_tags
 from rnn_cli.data.schemes import PLAIN, allowed_transitions, convert, detect_scheme
-from rnn_cli.data.tagging import TaggingVocabs, build_vocabs, training_batches
+from rnn_cli.data.tagging import TagBatch, TaggingVocabs, build_vocabs, training_batches
 from rnn_cli.data.text import display_name
 from rnn_cli.errors import ConfigError, DataFormatError
 from rnn_cli.metrics import tagging_scores
@@ -33,9 +30,9 @@ from rnn_cli.models.tagger import Tagger, TaggerConfig
 from rnn_cli.seed import seed_everything
 from rnn_cli.tag_predict import LoadedTagger, predict
 from rnn_cli.tagging_io import FORMATS, read_sentences
-from rnn_cli.training import checkpoint
+from rnn_cli.training.epochs import LoopOptions, TaskSpec, load_state, run_epochs, state_path
 from rnn_cli.training.events import Done, Evaluated, Info, Step
-from rnn_cli.training.optim import OPTIMIZERS, build_optimizer, set_lr
+from rnn_cli.training.optim import OPTIMIZERS
 
 
 @dataclass
@@ -99,14 +96,6 @@ class TrainTaggerConfig:
                 raise ConfigError(f"invalid --{name.replace('_', '-')} {getattr(self, name)!r}: {why}")
 
 
-def state_path(out: str | Path) -> Path:
-    return Path(out).with_suffix(".state.pt")
-
-
-def metrics_path(out: str | Path) -> Path:
-    return Path(out).with_suffix(".metrics.jsonl")
-
-
 def read_tagged(path: str, cfg: TrainTaggerConfig) -> list[Sentence]:
     sentences = [s for s in read_sentences(path, cfg.format, cfg.word_column, cfg.tag_column, cfg.tag_field,
                                            cfg.encoding) if len(s) > 0]
@@ -135,17 +124,6 @@ def score_tagger(tagger: LoadedTagger, sentences: list[Sentence], batch_size: in
         gold.append(p.sentence.tags or [])
         pred.append(p.tags)
     return tagging_scores(gold, pred, tagger.scheme)
-
-
-@dataclass
-class _Progress:
-    epoch: int = 0
-    global_step: int = 0
-    best: float = -math.inf
-    bad_epochs: int = 0
-    stopped_early: bool = False
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_metrics: dict[str, Any] = field(default_factory=dict)
 
 
 def _prepare(cfg: TrainTaggerConfig, train: str, dev: str, test: str | None,
@@ -204,16 +182,14 @@ def train_tagger(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[Step | Evaluated | Info | Done]:
     device = device or torch.device("cpu")
-    out = Path(out)
-    spath, mpath = state_path(out), metrics_path(out)
     state = None
-    if resume and spath.exists():
-        state = checkpoint.load(spath, task="tagger", kind="train-state")
-        cfg = replace(from_dict(TrainTaggerConfig, state["train_config"], where=f"{spath}: config"),
+    if resume and state_path(out).exists():
+        state = load_state(out, "tagger")
+        cfg = replace(from_dict(TrainTaggerConfig, state["train_config"], where=f"{state_path(out)}: config"),
                       epochs=cfg.epochs)
-        yield Info(f"resuming from {spath} after epoch {state['progress']['epoch']}")
+        yield Info(f"resuming from {state_path(out)} after epoch {state['progress']['epoch']}")
     elif resume:
-        yield Info(f"nothing to resume ({spath} does not exist); starting a new run")
+        yield Info(f"nothing to resume ({state_path(out)} does not exist); starting a new run")
 
     seed_everything(cfg.seed)
     cfg, scheme, train_s, dev_s, test_s, vocabs, matrix, found = _prepare(
@@ -228,93 +204,33 @@ def train_tagger(
     model = Tagger(model_cfg).to(device)
     if matrix is not None and state is None:
         model.set_pretrained_embeddings(matrix.to(device))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = build_optimizer(cfg.optimizer, params, cfg.lr, cfg.momentum, cfg.weight_decay)
-    batch_gen = torch.Generator().manual_seed(cfg.seed)
-    p = _Progress()
-    if state is not None:
-        model.load_state_dict(state["model_state"])
-        optimizer.load_state_dict(state["optimizer_state"])
-        torch.set_rng_state(state["rng_cpu"])
-        batch_gen.set_state(state["rng_batches"])
-        p = _Progress(**state["progress"])
-    train_config, vocab_dict = to_dict(cfg), vocabs.to_dict()
+    train_config = to_dict(cfg)
     loaded = LoadedTagger(model, vocabs, scheme, PLAIN if scheme == PLAIN else "bioes", train_config, {})
     metric = "accuracy" if scheme == PLAIN else "f1"
 
-    def save_model(metrics: dict[str, Any]) -> None:
-        checkpoint.save(out, checkpoint.make_payload("tagger", to_dict(model_cfg), train_config, vocab_dict,
-                                                     model.state_dict(), metrics))
+    def loss(batch: TagBatch) -> tuple[torch.Tensor, int]:
+        b = batch.to(device)
+        return model.loss(b.words, b.chars, b.mask, b.tags), b.words.size(0)
 
-    def save_state() -> None:
-        checkpoint.save(spath, {
-            "format_version": checkpoint.FORMAT_VERSION, "kind": "train-state", "task": "tagger",
-            "train_config": train_config, "vocab": vocab_dict, "model_state": model.state_dict(),
-            "optimizer_state": optimizer.state_dict(), "rng_cpu": torch.get_rng_state(),
-            "rng_batches": batch_gen.get_state(), "progress": asdict(p),
-        })
-
-    steps = math.ceil(len(train_s) / cfg.batch_size)
-    while p.epoch < cfg.epochs and not p.stopped_early:
-        lr = cfg.lr / (1 + cfg.lr_decay * p.epoch) if cfg.optimizer == "sgd" else cfg.lr
-        set_lr(optimizer, lr)
-        model.train()
-        started, loss_sum, n_sent, step = time.perf_counter(), 0.0, 0, 0
-        for batch in training_batches(train_s, vocabs, cfg.batch_size, batch_gen):
-            b = batch.to(device)
-            loss = model.loss(b.words, b.chars, b.mask, b.tags)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.clip, foreach=True)
-            optimizer.step()
-            step, p.global_step = step + 1, p.global_step + 1
-            loss_sum += float(loss.detach()) * b.words.size(0)
-            n_sent += b.words.size(0)
-            if step % cfg.log_every == 0 or step == steps:
-                yield Step(p.epoch + 1, step, steps, loss_sum / n_sent, lr,
-                           n_sent / max(time.perf_counter() - started, 1e-9), unit="sent")
-            if should_stop():
-                yield Info(f"interrupted: the last finished epoch is saved in {spath}; continue with --resume")
-                yield Done({"interrupted": True, "state": str(spath)}, interrupted=True)
-                return
-        elapsed = time.perf_counter() - started
+    def evaluate() -> dict[str, Any]:
         scores = score_tagger(loaded, dev_s, 64, device)
-        record: dict[str, Any] = {"epoch": p.epoch + 1, "step": p.global_step, "lr": lr,
-                                  "train_loss": loss_sum / max(n_sent, 1), "dev_accuracy": scores["accuracy"],
-                                  "sentences_per_s": round(n_sent / max(elapsed, 1e-9), 1),
-                                  "epoch_seconds": round(elapsed, 2)}
-        if "f1" in scores:
-            record["dev_f1"] = scores["f1"]
-        current = scores[metric]
-        improved = current > p.best
-        if improved:
-            p.best, p.bad_epochs, p.best_metrics = current, 0, dict(record)
-            save_model(p.best_metrics)
-        else:
-            p.bad_epochs += 1
-            p.stopped_early = bool(cfg.patience and p.bad_epochs >= cfg.patience)
-        p.history.append(record)
-        atomic_write_text(mpath, "".join(json.dumps(r) + "\n" for r in p.history))
-        p.epoch += 1
-        save_state()
-        yield Evaluated(record, improved)
-        if p.stopped_early:
-            yield Info(f"early stop: no improvement for {p.bad_epochs} epoch(s)")
+        return {f"dev_{k}": scores[k] for k in ("accuracy", "f1") if k in scores}
 
-    if not out.exists():
-        save_model(p.best_metrics)
-    summary: dict[str, Any] = {"model": str(out), "epochs": p.epoch, "scheme": scheme}
-    summary.update({k: v for k, v in p.best_metrics.items() if k.startswith("dev_") or k == "epoch"})
-    if test_s is not None:
-        payload = checkpoint.load(out, task="tagger")
-        model.load_state_dict(payload["state_dict"])
-        scores = score_tagger(loaded, test_s, 64, device)
-        test = {f"test_{k}": scores[k] for k in ("accuracy", "f1") if k in scores}
-        summary.update(test)
-        payload["metrics"] = {**payload["metrics"], **test}
-        checkpoint.save(out, payload)
-    yield Done(summary)
+    def score_test() -> dict[str, Any]:
+        scores = score_tagger(loaded, test_s or [], 64, device)
+        return {f"test_{k}": scores[k] for k in ("accuracy", "f1") if k in scores}
+
+    spec = TaskSpec(
+        task="tagger", model=model, model_config=to_dict(model_cfg), train_config=train_config,
+        vocab=vocabs.to_dict(), batches=lambda g: training_batches(train_s, vocabs, cfg.batch_size, g),
+        steps_per_epoch=math.ceil(len(train_s) / cfg.batch_size), loss=loss, evaluate=evaluate,
+        metric=f"dev_{metric}", test=score_test if test_s is not None else None)
+    opts = LoopOptions(cfg.epochs, cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.lr_decay, cfg.clip,
+                       cfg.patience, cfg.seed, cfg.log_every)
+    for event in run_epochs(spec, opts, out, state, should_stop):
+        if isinstance(event, Done) and not event.interrupted:
+            event.summary["scheme"] = scheme
+        yield event
 
 
 def evaluate_tagger_file(tagger: LoadedTagger, path: str, device: torch.device, batch_size: int = 64,
