@@ -56,3 +56,52 @@ def tagging_scores(gold: list[list[str]], pred: list[list[str]], scheme: str) ->
     result["types"] = per_type
     result["f1"] = result["micro"]["f1"]
     return result
+
+
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def classification_scores(gold: list[set[str]], pred: list[set[str]], labels: list[str],
+                          multi_label: bool = False) -> dict[str, Any]:
+    """Accuracy (single-label) or subset accuracy (multi-label: the whole label set
+    right), micro and macro precision / recall / F1, per-label scores with support, and
+    for single-label data the confusion matrix (rows gold, columns predicted, in
+    `labels` order). Macro averages run over the labels that occur in gold or pred."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold items but {len(pred)} predictions")
+    per: dict[str, dict[str, Any]] = {}
+    totals = [0, 0, 0]
+    for label in labels:
+        tp = sum(1 for g, p in zip(gold, pred) if label in g and label in p)
+        fp = sum(1 for g, p in zip(gold, pred) if label not in g and label in p)
+        fn = sum(1 for g, p in zip(gold, pred) if label in g and label not in p)
+        totals = [totals[0] + tp, totals[1] + fp, totals[2] + fn]
+        if tp + fp + fn:
+            p, r, f = _prf(tp, fp, fn)
+            per[label] = {"precision": p, "recall": r, "f1": f, "support": tp + fn}
+    p, r, f = _prf(*totals)
+    n = len(gold)
+    out: dict[str, Any] = {
+        "items": n,
+        "accuracy": sum(1 for g, q in zip(gold, pred) if g == q) / n if n else 0.0,
+        "micro": {"precision": p, "recall": r, "f1": f, "support": totals[0] + totals[2]},
+        "macro": {key: (sum(e[key] for e in per.values()) / len(per) if per else 0.0)
+                  for key in ("precision", "recall", "f1")} | {"support": totals[0] + totals[2]},
+        "labels": per,
+        "multi_label": multi_label,
+    }
+    out["macro_f1"] = out["macro"]["f1"]
+    if multi_label:
+        out["micro_f1"] = f
+    else:
+        index = {label: i for i, label in enumerate(labels)}
+        matrix = [[0] * len(labels) for _ in labels]
+        for g, q in zip(gold, pred):
+            for a in g:
+                for b in q:
+                    matrix[index[a]][index[b]] += 1
+        out["confusion"] = {"labels": list(labels), "matrix": matrix}
+    return out

@@ -22,14 +22,18 @@ def _format_record(record: dict[str, Any]) -> str:
             parts.append(f"valid ppl {record['valid_ppl']:.2f} ({record['valid_bpc']:.3f} bits/token)")
     else:
         parts.append(f"train loss {record['train_loss']:.4f}")
-        for key in ("dev_f1", "dev_accuracy"):
+        for key in ("dev_f1", "dev_accuracy", "dev_macro_f1", "dev_micro_f1"):
             if key in record:
                 parts.append(f"{key.replace('_', ' ')} {100 * record[key]:.2f}")
+        if "dev_threshold" in record:
+            parts.append(f"threshold {record['dev_threshold']:.2f}")
     parts.append(f"lr {record['lr']:.4g}")
     if "tokens_per_s" in record:
         parts.append(f"{record['tokens_per_s']:,.0f} tok/s")
     if "sentences_per_s" in record:
         parts.append(f"{record['sentences_per_s']:,.0f} sent/s")
+    if "examples_per_s" in record:
+        parts.append(f"{record['examples_per_s']:,.0f} ex/s")
     parts.append(f"{record['epoch_seconds']:.1f} s")
     return " | ".join(parts)
 

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from rnn_cli import __version__
-from rnn_cli.cli import convert, evaluate, generate, info, tag, train_lm, train_tagger
+from rnn_cli.cli import classify, convert, evaluate, generate, info, tag, train_classifier, train_lm, train_tagger
 
 app = typer.Typer(
     name="rnn-cli",
@@ -40,6 +40,8 @@ app.command("train-lm")(train_lm.command)
 app.command("generate")(generate.command)
 app.command("train-tagger")(train_tagger.command)
 app.command("tag")(tag.command)
+app.command("train-classifier")(train_classifier.command)
+app.command("classify")(classify.command)
 app.command("evaluate")(evaluate.command)
 app.command("convert")(convert.command)
 app.command("info")(info.command)

@@ -28,6 +28,8 @@ def command(
     Language models: perplexity (word level) or bits per character, with the token
     count. Tagged CoNLL files (--gold/--pred): entity precision, recall and F1 per
     type with micro and macro averages (seqeval, strict BIOES), and token accuracy.
+    Classifiers: accuracy, macro-F1, per-label precision / recall / F1 and the
+    confusion matrix (multi-label: micro / macro F1 and subset accuracy).
     """
     from rnn_cli.cli._render import print_json, print_tagging
     from rnn_cli.errors import ConfigError
@@ -50,6 +52,14 @@ def command(
 
     dev = select_device(device.value)
     payload = checkpoint.load(model)  # read once; the task picks the scorer
+    if payload["task"] == "classifier":
+        from rnn_cli.classify_predict import load_classifier
+        from rnn_cli.cli._render import print_classification
+        from rnn_cli.training.classifier import evaluate_classifier_file
+
+        result = evaluate_classifier_file(load_classifier(model, dev, payload), data, dev, encoding=encoding)
+        print_json(result) if as_json else print_classification(result)
+        return
     if payload["task"] == "tagger":
         from rnn_cli.tag_predict import load_tagger
         from rnn_cli.training.tagger import evaluate_tagger_file

@@ -15,13 +15,13 @@ batches are sorted by length, and each batch's `indices` say where its rows go b
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
+from rnn_cli.data.buckets import length_buckets, sorted_windows
 from rnn_cli.data.conll import Sentence
 from rnn_cli.data.vocab import PAD, UNK, Vocab
 
@@ -134,19 +134,8 @@ def training_batches(sentences: Sequence[Sentence], vocabs: TaggingVocabs, batch
     `generator`. `shuffle=False` (no generator needed) keeps the input order of the
     chunks and batches, still length-sorted inside a chunk. `indices` are positions in
     `sentences`."""
-    if batch_size < 1 or chunk < 1:
-        raise ValueError(f"invalid batch_size {batch_size} or chunk {chunk} (must be at least 1)")
-    if shuffle and generator is None:
-        raise ValueError("shuffled batches need a generator")
-    n = len(sentences)
-    order = torch.randperm(n, generator=generator).tolist() if shuffle else list(range(n))
-    batches: list[list[int]] = []
-    for start in range(0, n, chunk * batch_size):
-        part = sorted(order[start : start + chunk * batch_size], key=lambda i: len(sentences[i]))
-        batches.extend(part[k : k + batch_size] for k in range(0, len(part), batch_size))
-    ranks = torch.randperm(len(batches), generator=generator).tolist() if shuffle else range(len(batches))
-    for k in ranks:
-        yield encode_batch([sentences[i] for i in batches[k]], vocabs, batches[k])
+    for batch in length_buckets([len(s) for s in sentences], batch_size, generator, shuffle, chunk):
+        yield encode_batch([sentences[i] for i in batch], vocabs, batch)
 
 
 def prediction_batches(sentences: Iterable[Sentence], vocabs: TaggingVocabs, batch_size: int,
@@ -155,21 +144,9 @@ def prediction_batches(sentences: Iterable[Sentence], vocabs: TaggingVocabs, bat
     each such window with its batches, sorted by length. A batch's `indices` are positions
     in the window, so the caller puts predictions back in input order (see the module
     docstring) and can write the window before the next one is read. Tags are not encoded."""
-    if batch_size < 1:
-        raise ValueError(f"invalid batch_size: {batch_size}")
     size = WINDOW_BATCHES * batch_size if lookahead is None else lookahead
-    if size < 1:
-        raise ValueError(f"invalid lookahead: {lookahead}")
-    it = iter(sentences)
-    while True:
-        window = list(itertools.islice(it, size))
-        if not window:
-            return
-        order = sorted(range(len(window)), key=lambda i: len(window[i]))
-        batches = [encode_batch([window[i] for i in order[k : k + batch_size]], vocabs, order[k : k + batch_size],
-                                with_tags=False)
-                   for k in range(0, len(order), batch_size)]
-        yield window, batches
+    for window, batches in sorted_windows(sentences, size, batch_size, len):
+        yield window, [encode_batch([window[i] for i in batch], vocabs, batch, with_tags=False) for batch in batches]
 
 
 def decode_tags(tag_ids: torch.Tensor, lengths: torch.Tensor | Sequence[int], vocabs: TaggingVocabs) -> list[list[str]]:

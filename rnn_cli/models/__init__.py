@@ -1,6 +1,7 @@
 """The model zoo: pure `nn.Module`s beside their config dataclasses. Nothing here
 reads files, prints, or knows about the command line."""
 
+from rnn_cli.models.classifier import Classifier, ClassifierConfig
 from rnn_cli.models.lm import RNNLM, LMConfig
 from rnn_cli.models.rnn import CELLS, EncoderConfig, RNNEncoder
 from rnn_cli.models.tagger import Tagger, TaggerConfig
@@ -9,6 +10,8 @@ from rnn_cli.models.tagger import Tagger, TaggerConfig
 MODELS = {
     "lm": (LMConfig, RNNLM),
     "tagger": (TaggerConfig, Tagger),
+    "classifier": (ClassifierConfig, Classifier),
 }
 
-__all__ = ["CELLS", "MODELS", "EncoderConfig", "LMConfig", "RNNEncoder", "RNNLM", "Tagger", "TaggerConfig"]
+__all__ = ["CELLS", "MODELS", "Classifier", "ClassifierConfig", "EncoderConfig", "LMConfig", "RNNEncoder", "RNNLM",
+           "Tagger", "TaggerConfig"]

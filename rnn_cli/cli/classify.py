@@ -1,0 +1,61 @@
+"""`rnn-cli classify`: label texts with a trained classifier, streaming."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from rnn_cli.cli._console import handle_errors
+from rnn_cli.cli._options import DeviceOpt
+
+
+@handle_errors
+def command(
+    model: str = typer.Argument(..., help="A classifier from train-classifier."),
+    data: str = typer.Argument("-", help="Texts, one per line: plain, TSV, fastText or JSONL (- for stdin)."),
+    input_format: str = typer.Option("auto", "--input-format", help="auto, text, tsv, fasttext or jsonl "
+                                     "(auto decides on the first line)."),
+    output_format: str = typer.Option("tsv", "--format", help="tsv or jsonl."),
+    probs: bool = typer.Option(False, "--probs", help="TSV: add the probability after each label."),
+    top_k: int = typer.Option(0, "--top-k", metavar="K", help="Write the K most probable labels (0: the "
+                              "chosen label(s))."),
+    explain: bool = typer.Option(False, "--explain", help="JSONL: add each token's attention weight "
+                                 "(models trained with --pooling attention)."),
+    batch_size: int = typer.Option(64, help="Items per batch."),
+    encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
+    device: DeviceOpt = "auto",  # type: ignore[assignment]
+) -> None:
+    """Classify each line; output keeps the input's order.
+
+    tsv: label<TAB>text (label<TAB>prob<TAB>text with --probs; several labels of a
+    multi-label model joined by commas; --top-k K: K label[<TAB>prob] fields).
+    jsonl: {"text", "label" or "labels", "probs": {label: p}, "top_k", "attention"}.
+    """
+    from rnn_cli.classify_predict import load_classifier, predict
+    from rnn_cli.cli._cls_format import FORMATS, write_prediction
+    from rnn_cli.data.classification import FORMATS as INPUTS
+    from rnn_cli.data.classification import read_examples
+    from rnn_cli.errors import ConfigError
+    from rnn_cli.seed import select_device
+
+    if output_format not in FORMATS:
+        raise ConfigError(f"--format: unknown output format '{output_format}' (tsv or jsonl)")
+    if input_format not in INPUTS:
+        raise ConfigError(f"--input-format: unknown format '{input_format}' ({', '.join(INPUTS)})")
+    if batch_size < 1:
+        raise ConfigError("--batch-size must be >= 1")
+    if top_k < 0:
+        raise ConfigError("--top-k must be >= 0 (0: off)")
+    if explain and output_format != "jsonl":
+        raise ConfigError("--explain writes attention weights in JSONL; add --format jsonl")
+    dev = select_device(device.value)
+    loaded = load_classifier(model, dev)
+    if explain and loaded.model.config.pooling != "attention":
+        raise ConfigError(f"--explain: {model} pools with '{loaded.model.config.pooling}', not attention")
+    cfg = loaded.config
+    examples = read_examples(data, input_format, cfg.get("text_column"), cfg.get("label_column"), encoding,
+                             labels="ignore")
+    for p in predict(loaded, examples, batch_size, dev, explain=explain):
+        write_prediction(p, output_format, sys.stdout, probs, top_k, loaded.model.config.multi_label)
+        sys.stdout.flush()

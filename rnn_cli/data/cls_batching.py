@@ -1,0 +1,102 @@
+"""Vocabularies and padded batches for text classification.
+
+Items are token lists; training batches group items of similar length (see
+`buckets.length_buckets`), prediction reads a window of items at a time and gives
+back each batch's `indices` in the window, as the tagger's batcher does. An empty
+text is encoded as one `<unk>` token, so every row has at least one position."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import torch
+
+from rnn_cli.data.buckets import length_buckets, sorted_windows
+from rnn_cli.data.vocab import PAD, UNK, Vocab
+
+T = TypeVar("T")
+
+WINDOW_BATCHES = 20  # prediction: read this many batches' worth of items ahead
+
+
+@dataclass
+class ClassVocabs:
+    words: Vocab  # <pad> = 0, <unk> = 1
+    labels: Vocab  # no specials, sorted
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"words": self.words.to_list(), "labels": self.labels.to_list()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Sequence[str]]) -> ClassVocabs:
+        if list(data.get("words", ()))[:2] != [PAD, UNK]:
+            raise ValueError(f"invalid classifier vocabulary: 'words' must start with {PAD}, {UNK}")
+        if not data.get("labels"):
+            raise ValueError("invalid classifier vocabulary: no labels")
+        return cls(Vocab(data["words"]), Vocab(data["labels"], unk=None))
+
+
+def build_class_vocabs(tokens: Iterable[Sequence[str]], labels: Iterable[Sequence[str]], min_freq: int = 1,
+                       extra_words: Iterable[str] = ()) -> ClassVocabs:
+    """Words seen `min_freq` times or more (plus `extra_words`), and the labels, sorted."""
+    if min_freq < 1:
+        raise ValueError(f"invalid min_freq: {min_freq} (must be at least 1)")
+    words: Counter[str] = Counter()
+    for toks in tokens:
+        words.update(toks)
+    for w in extra_words:
+        words[w] = max(words[w], min_freq)
+    label_set = sorted({label for row in labels for label in row})
+    return ClassVocabs(Vocab.build(words, specials=[PAD, UNK], min_freq=min_freq), Vocab(label_set, unk=None))
+
+
+@dataclass
+class ClassBatch:
+    words: torch.Tensor  # (B, L) long, 0 = padding
+    lengths: torch.Tensor  # (B,) long, on the CPU
+    labels: torch.Tensor | None  # (B,) long, or (B, C) float 0/1 when multi-label
+    indices: list[int]  # each row's position in the list (or window) it was built from
+
+    @property
+    def mask(self) -> torch.Tensor:
+        return torch.arange(self.words.size(1), device=self.words.device) < self.lengths.to(self.words.device)[:, None]
+
+    def to(self, device: torch.device | str) -> ClassBatch:
+        labels = self.labels.to(device) if self.labels is not None else None
+        return ClassBatch(self.words.to(device), self.lengths, labels, self.indices)
+
+
+def encode_batch(tokens: Sequence[Sequence[str]], vocabs: ClassVocabs, indices: Sequence[int],
+                 labels: Sequence[Sequence[str]] | None = None, multi_label: bool = False) -> ClassBatch:
+    rows = [vocabs.words.encode(t) or [vocabs.words.unk_index] for t in tokens]
+    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
+    words = torch.zeros(len(rows), int(lengths.max()) if rows else 0, dtype=torch.long)
+    for i, r in enumerate(rows):
+        words[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+    target = None
+    if labels is not None:
+        if multi_label:
+            target = torch.zeros(len(rows), len(vocabs.labels))
+            for i, row in enumerate(labels):
+                target[i, vocabs.labels.encode(row)] = 1.0
+        else:
+            target = torch.tensor([vocabs.labels.index(row[0]) for row in labels], dtype=torch.long)
+    return ClassBatch(words, lengths, target, list(indices))
+
+
+def training_batches(tokens: Sequence[Sequence[str]], labels: Sequence[Sequence[str]], vocabs: ClassVocabs,
+                     batch_size: int, generator: torch.Generator | None, multi_label: bool = False,
+                     shuffle: bool = True) -> Iterator[ClassBatch]:
+    """Every item once per call, in length buckets (shuffled by `generator`)."""
+    for batch in length_buckets([len(t) for t in tokens], batch_size, generator, shuffle):
+        yield encode_batch([tokens[i] for i in batch], vocabs, batch, [labels[i] for i in batch], multi_label)
+
+
+def prediction_batches(items: Iterable[tuple[T, Sequence[str]]], vocabs: ClassVocabs,
+                       batch_size: int) -> Iterator[tuple[list[tuple[T, Sequence[str]]], list[ClassBatch]]]:
+    """Windows of `(anything, tokens)` pairs, each with its length-sorted batches."""
+    for window, batches in sorted_windows(items, WINDOW_BATCHES * batch_size, batch_size, lambda x: len(x[1])):
+        yield window, [encode_batch([window[i][1] for i in b], vocabs, b) for b in batches]

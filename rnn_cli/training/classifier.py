@@ -1,0 +1,310 @@
+"""Training and scoring text classifiers.
+
+`train_classifier` reads and tokenises the data, decides single- or multi-label
+(multi-label as soon as a training item has several labels), builds the vocabulary
+and (optionally) the pretrained embedding matrix, and hands the model to the shared
+epoch loop. Dev is scored after every epoch; a multi-label model's decision threshold
+is tuned on dev there and saved with its weights."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnn_cli.classify_predict import LoadedClassifier, probabilities
+from rnn_cli.config import from_dict, to_dict
+from rnn_cli.data.classification import FORMATS, TOKENIZERS, Example, read_examples, tokenize
+from rnn_cli.data.cls_batching import ClassBatch, ClassVocabs, build_class_vocabs, training_batches
+from rnn_cli.data.text import display_name
+from rnn_cli.errors import ConfigError, DataFormatError
+from rnn_cli.metrics import classification_scores
+from rnn_cli.models.classifier import POOLINGS, Classifier, ClassifierConfig
+from rnn_cli.models.rnn import CELLS
+from rnn_cli.seed import seed_everything
+from rnn_cli.training.epochs import LoopOptions, TaskSpec, load_state, run_epochs, state_path
+from rnn_cli.training.events import Done, Evaluated, Info, Step
+from rnn_cli.training.optim import OPTIMIZERS
+
+METRICS = ("auto", "accuracy", "macro-f1", "micro-f1")
+THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
+
+
+@dataclass
+class TrainClassifierConfig:
+    """Every option of `train-classifier` that shapes the result; stored in the model file."""
+
+    format: str = "auto"
+    text_column: str | None = None
+    label_column: str | None = None
+    encoding: str = "utf-8"
+    tokenizer: str = "whitespace"
+    lowercase: bool = False
+    max_length: int = 400  # tokens kept per item (0: all)
+    min_freq: int = 1
+    embeddings: str | None = None
+    embeddings_format: str = "auto"
+    freeze_embeddings: bool = False
+    embedding_size: int = 100
+    cell: str = "lstm"
+    layers: int = 1
+    hidden_size: int = 150
+    bidirectional: bool = True
+    pooling: str = "max"
+    attention_size: int = 100
+    dropout: float = 0.5
+    multi_label: str = "auto"  # auto, yes, no; resolved on the training file
+    class_weights: str = "none"  # none or auto (inverse frequency)
+    metric: str = "auto"  # auto: accuracy (single-label) or micro-f1 (multi-label)
+    epochs: int = 20
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 0.001
+    momentum: float = 0.9
+    lr_decay: float = 0.0
+    weight_decay: float = 0.0
+    clip: float = 5.0
+    patience: int = 5
+    seed: int = 1234
+    log_every: int = 20
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.format in FORMATS and self.format != "text", "format", "choose auto, tsv, fasttext or jsonl"),
+            (self.tokenizer in TOKENIZERS, "tokenizer", f"choose from {', '.join(TOKENIZERS)}"),
+            (self.cell in CELLS, "cell", f"choose from {', '.join(CELLS)}"),
+            (self.pooling in POOLINGS, "pooling", f"choose from {', '.join(POOLINGS)}"),
+            (self.multi_label in ("auto", "yes", "no"), "multi_label", "choose auto, yes or no"),
+            (self.class_weights in ("none", "auto"), "class_weights", "choose none or auto"),
+            (self.metric in METRICS, "metric", f"choose from {', '.join(METRICS)}"),
+            (self.optimizer in OPTIMIZERS, "optimizer", f"choose from {', '.join(OPTIMIZERS)}"),
+            (min(self.layers, self.hidden_size, self.embedding_size, self.attention_size) >= 1, "hidden_size",
+             "layers and sizes must be >= 1"),
+            (0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)"),
+            (self.max_length >= 0, "max_length", "must be >= 0 (0: no limit)"),
+            (self.epochs >= 0, "epochs", "must be >= 0"),
+            (self.batch_size >= 1, "batch_size", "must be >= 1"),
+            (self.lr > 0, "lr", "must be > 0"),
+            (self.clip >= 0, "clip", "must be >= 0"),
+            (self.lr_decay >= 0, "lr_decay", "must be >= 0"),
+            (self.min_freq >= 1, "min_freq", "must be >= 1"),
+            (self.patience >= 0, "patience", "must be >= 0"),
+            (self.log_every >= 1, "log_every", "must be >= 1"),
+        ]
+        for ok, name, why in checks:
+            if not ok:
+                raise ConfigError(f"invalid --{name.replace('_', '-')} {getattr(self, name)!r}: {why}")
+
+
+@dataclass
+class LabelledSet:
+    path: str
+    examples: list[Example]
+    tokens: list[list[str]]
+    labels: list[list[str]]
+    truncated: int  # items cut at max_length
+
+
+def read_labelled(path: str, cfg: TrainClassifierConfig | dict[str, Any]) -> LabelledSet:
+    """Read, tokenise (as the config says) and cut a labelled file."""
+    c = cfg if isinstance(cfg, dict) else to_dict(cfg)
+    examples = list(read_examples(path, c["format"], c["text_column"], c["label_column"], c["encoding"]))
+    if not examples:
+        raise DataFormatError(display_name(path), None, "file is empty (no labelled items)")
+    tokens, truncated = [], 0
+    for e in examples:
+        toks = tokenize(e.text, c["tokenizer"], c["lowercase"])
+        if c["max_length"] and len(toks) > c["max_length"]:
+            toks, truncated = toks[: c["max_length"]], truncated + 1
+        tokens.append(toks)
+    return LabelledSet(path, examples, tokens, [list(dict.fromkeys(e.labels or [])) for e in examples], truncated)
+
+
+def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> None:
+    """Every label must be known to the model; a single-label model takes one per item."""
+    for e, labels in zip(data.examples, data.labels):
+        for label in labels:
+            if label not in vocabs.labels:
+                raise DataFormatError(display_name(data.path), e.line,
+                                      f"label '{label}' does not occur in the training data")
+        if not multi_label and len(labels) > 1:
+            raise DataFormatError(display_name(data.path), e.line,
+                                  f"{len(labels)} labels for a single-label model")
+
+
+def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> torch.Tensor:
+    """Inverse-frequency weights: n / (C * count_c) per class, or for multi-label the
+    positive weight (negatives / positives) of each label."""
+    counts = Counter(label for labels in data.labels for label in labels)
+    c = torch.tensor([counts[label] for label in vocabs.labels.itos], dtype=torch.float)
+    n = len(data.labels)
+    if multi_label:
+        return (n - c) / c.clamp(min=1)
+    return n / (len(c) * c.clamp(min=1))
+
+
+def score_classifier(loaded: LoadedClassifier, data: LabelledSet, batch_size: int, device: torch.device,
+                     tune_threshold: bool = False, metric: str = "micro-f1") -> dict[str, Any]:
+    """Scores of `data`; with `tune_threshold` (multi-label), first set the model's
+    threshold to the grid value that maximises `metric` on `data`."""
+    model, labels = loaded.model, loaded.vocabs.labels.itos
+    probs = probabilities(loaded, data.tokens, batch_size, device)
+    gold = [set(g) for g in data.labels]
+    multi = model.config.multi_label
+
+    def scores_at(threshold: float | None) -> dict[str, Any]:
+        chosen = model.decide(probs, threshold).tolist()
+        pred = [{labels[c] for c, on in enumerate(row) if on} for row in chosen]
+        return classification_scores(gold, pred, labels, multi)
+
+    if multi and tune_threshold:
+        best_t, best = None, None
+        for t in THRESHOLDS:
+            s = scores_at(t)
+            if best is None or _metric(s, metric) > _metric(best, metric):
+                best_t, best = t, s
+        model.threshold.fill_(best_t)
+        assert best is not None
+        return {**best, "threshold": best_t}
+    result = scores_at(None)
+    return {**result, "threshold": float(model.threshold)} if multi else result
+
+
+def _metric(scores: dict[str, Any], metric: str) -> float:
+    return {"accuracy": scores["accuracy"], "macro-f1": scores["macro_f1"], "micro-f1": scores["micro"]["f1"]}[metric]
+
+
+def _prepare(cfg: TrainClassifierConfig, train: str, dev: str, test: str | None,
+             vocab_dict: dict[str, list[str]] | None) -> tuple[Any, ...]:
+    train_d, dev_d = read_labelled(train, cfg), read_labelled(dev, cfg)
+    test_d = read_labelled(test, cfg) if test else None
+    several = next((e for e, ls in zip(train_d.examples, train_d.labels) if len(ls) > 1), None)
+    if cfg.multi_label == "auto":
+        cfg = replace(cfg, multi_label="yes" if several else "no")
+    elif cfg.multi_label == "no" and several is not None:
+        raise DataFormatError(display_name(train), several.line, "several labels, but --multi-label no was given")
+    multi = cfg.multi_label == "yes"
+    if cfg.metric == "auto":
+        cfg = replace(cfg, metric="micro-f1" if multi else "accuracy")
+    vectors, matrix, found = None, None, 0
+    if cfg.embeddings and vocab_dict is None:
+        from rnn_cli.data.embeddings import extend_vocab_with_pretrained, load_vectors
+
+        vectors = load_vectors(cfg.embeddings, cfg.embeddings_format)
+    if vocab_dict is not None:
+        vocabs = ClassVocabs.from_dict(vocab_dict)
+    else:
+        extra: list[str] = []
+        if vectors is not None:
+            counts = Counter(w for toks in train_d.tokens for w in toks)
+            others = (w for d in (dev_d, test_d) if d is not None for toks in d.tokens for w in toks)
+            extra = extend_vocab_with_pretrained(counts, others, vectors)
+        vocabs = build_class_vocabs(train_d.tokens, train_d.labels, cfg.min_freq, extra)
+    for d in (dev_d, test_d):
+        if d is not None:
+            check_labels(d, vocabs, multi)
+    if vectors is not None:
+        from rnn_cli.data.embeddings import build_embedding_matrix
+
+        matrix, found = build_embedding_matrix(vocabs.words.itos, vectors, vectors.vector_size, cfg.seed)
+        cfg = replace(cfg, embedding_size=vectors.vector_size)
+    return cfg, train_d, dev_d, test_d, vocabs, matrix, found
+
+
+def train_classifier(
+    cfg: TrainClassifierConfig,
+    train: str,
+    dev: str,
+    out: str | Path,
+    test: str | None = None,
+    device: torch.device | None = None,
+    resume: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Iterator[Step | Evaluated | Info | Done]:
+    device = device or torch.device("cpu")
+    state = None
+    if resume and state_path(out).exists():
+        state = load_state(out, "classifier")
+        cfg = replace(from_dict(TrainClassifierConfig, state["train_config"], where=f"{state_path(out)}: config"),
+                      epochs=cfg.epochs)
+        yield Info(f"resuming from {state_path(out)} after epoch {state['progress']['epoch']}")
+    elif resume:
+        yield Info(f"nothing to resume ({state_path(out)} does not exist); starting a new run")
+
+    seed_everything(cfg.seed)
+    cfg, train_d, dev_d, test_d, vocabs, matrix, found = _prepare(
+        cfg, train, dev, test, state["vocab"] if state else None)
+    multi = cfg.multi_label == "yes"
+    if state is None:
+        counts = Counter(label for labels in train_d.labels for label in labels)
+        yield Info(f"{train}: {len(train_d.examples):,} items, {sum(map(len, train_d.tokens)):,} tokens, "
+                   f"{len(vocabs.labels)} labels ({'multi-label' if multi else 'single-label'}; most frequent "
+                   f"'{counts.most_common(1)[0][0]}' {100 * counts.most_common(1)[0][1] / len(train_d.labels):.1f}%), "
+                   f"vocabulary {len(vocabs.words):,}")
+        for d in (train_d, dev_d, test_d):
+            if d is not None and d.truncated:
+                yield Info(f"{d.path}: {d.truncated:,} item(s) longer than --max-length {cfg.max_length} "
+                           "tokens were cut")
+        if matrix is not None:
+            yield Info(f"{cfg.embeddings}: {found:,} of {len(vocabs.words):,} words found "
+                       f"({100 * found / max(len(vocabs.words), 1):.1f}%)")
+    model_cfg = ClassifierConfig(
+        vocab_size=len(vocabs.words), num_labels=len(vocabs.labels), embedding_size=cfg.embedding_size,
+        cell=cfg.cell, hidden_size=cfg.hidden_size, layers=cfg.layers, bidirectional=cfg.bidirectional,
+        pooling=cfg.pooling, attention_size=cfg.attention_size, dropout=cfg.dropout, multi_label=multi,
+        freeze_embeddings=cfg.freeze_embeddings)
+    model = Classifier(model_cfg).to(device)
+    if matrix is not None and state is None:
+        model.set_pretrained_embeddings(matrix.to(device))
+    weights = _class_weights(train_d, vocabs, multi).to(device) if cfg.class_weights == "auto" else None
+    train_config = to_dict(cfg)
+    loaded = LoadedClassifier(model, vocabs, train_config, {})
+
+    def loss(batch: ClassBatch) -> tuple[torch.Tensor, int]:
+        b = batch.to(device)
+        assert b.labels is not None
+        return model.loss(b.words, b.lengths, b.labels, weights), b.words.size(0)
+
+    def summary(scores: dict[str, Any], prefix: str) -> dict[str, Any]:
+        out = {f"{prefix}_accuracy": scores["accuracy"], f"{prefix}_macro_f1": scores["macro_f1"]}
+        if multi:
+            out[f"{prefix}_micro_f1"] = scores["micro"]["f1"]
+            out[f"{prefix}_threshold"] = scores["threshold"]
+        return out
+
+    def evaluate() -> dict[str, Any]:
+        return summary(score_classifier(loaded, dev_d, 64, device, tune_threshold=True, metric=cfg.metric), "dev")
+
+    def score_test() -> dict[str, Any]:
+        assert test_d is not None
+        return summary(score_classifier(loaded, test_d, 64, device), "test")
+
+    spec = TaskSpec(
+        task="classifier", model=model, model_config=to_dict(model_cfg), train_config=train_config,
+        vocab=vocabs.to_dict(),
+        batches=lambda g: training_batches(train_d.tokens, train_d.labels, vocabs, cfg.batch_size, g, multi),
+        steps_per_epoch=math.ceil(len(train_d.tokens) / cfg.batch_size), loss=loss, evaluate=evaluate,
+        metric="dev_" + cfg.metric.replace("-", "_"), unit="ex", rate_key="examples_per_s",
+        test=score_test if test_d is not None else None)
+    opts = LoopOptions(cfg.epochs, cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.lr_decay, cfg.clip,
+                       cfg.patience, cfg.seed, cfg.log_every)
+    for event in run_epochs(spec, opts, out, state, should_stop):
+        if isinstance(event, Done) and not event.interrupted:
+            event.summary["multi_label"] = multi
+        yield event
+
+
+def evaluate_classifier_file(loaded: LoadedClassifier, path: str, device: torch.device, batch_size: int = 64,
+                             encoding: str | None = None) -> dict[str, Any]:
+    """Classify a labelled file (read with the training options) and score it."""
+    cfg = dict(loaded.config)
+    if encoding is not None:
+        cfg["encoding"] = encoding
+    data = read_labelled(path, cfg)
+    check_labels(data, loaded.vocabs, loaded.model.config.multi_label)
+    return {"file": path, **score_classifier(loaded, data, batch_size, device)}
