@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 DATA   ?= ../shared/data
 RUNS   ?= runs
 
-.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag clean
+.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed bench-classify clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ bench-lm-char:
 bench-tag:
 	for t in ner ner-glove pos chunk; do \
 		$(BIN)/python bench/bench_tag.py $$t --data-dir $(DATA) --out-dir $(RUNS)/bench || exit 1; done
+
+# Classification: TREC (GloVe), SST-2 without and with GloVe, and the four pooling
+# modes side by side on TREC.
+bench-classify:
+	for t in trec sst2 sst2-glove; do \
+		$(BIN)/python bench/bench_classify.py $$t --data-dir $(DATA) --out-dir $(RUNS)/bench || exit 1; done
+	$(BIN)/python bench/bench_classify.py trec --pooling all --data-dir $(DATA) --out-dir $(RUNS)/bench
 
 clean:
 	rm -rf $(RUNS) .pytest_cache .ruff_cache

@@ -8,6 +8,14 @@ The model is Ma & Hovy 2016's: char CNN (30 filters of width 3), BiLSTM 200,
 CRF, dropout 0.5, SGD lr 0.015 with momentum 0.9 and lr / (1 + 0.05 epoch),
 batch 10, clip 5. `--minutes` caps the training time (the best model so far is
 then scored). Prints one JSON line of figures on stdout.
+
+speed:      one training epoch over CoNLL-2003 train with the size of flair's
+            SequenceTagger in the issue's comparison (GloVe 50-d + char CNN, BiLSTM
+            200, CRF, batch 32), and tagging CoNLL-2003 test in batches. flair's
+            epoch is timed too when `--flair-python` names a Python with flair
+            installed (bench/flair_epoch.py; its character dictionary is built from
+            the corpus, so nothing is downloaded); otherwise the issue's reference
+            figure for this machine (240 s per epoch) is used.
 """
 
 from __future__ import annotations
@@ -34,6 +42,10 @@ BASE = TrainTaggerConfig(epochs=50, batch_size=10, optimizer="sgd", lr=0.015, mo
 def data_files(task: str, root: Path, out_dir: Path) -> tuple[str, str, str, TrainTaggerConfig]:
     if (root / "eng.testa").exists() or (root / "train.txt.gz").exists():
         root = root.parent
+    if task == "speed":
+        d = root / "conll2003"
+        cfg = replace(BASE, epochs=1, batch_size=32, embeddings=str(root / "glove" / "glove.6B.50d.trimmed.txt.gz"))
+        return str(d / "eng.train.gz"), str(d / "eng.testa"), str(d / "eng.testb"), cfg
     if task.startswith("ner"):
         d = root / "conll2003"
         cfg = replace(BASE, word_embedding_size=100)
@@ -54,13 +66,14 @@ def data_files(task: str, root: Path, out_dir: Path) -> tuple[str, str, str, Tra
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=["ner", "ner-glove", "pos", "chunk"])
+    parser.add_argument("task", choices=["ner", "ner-glove", "pos", "chunk", "speed"])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out-dir", type=Path, default=Path("runs/bench"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--minutes", type=float, default=0.0, help="cap on training time (0: none)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--flair-python", help="speed: a Python with flair installed, to time flair's epoch")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -77,6 +90,7 @@ def main() -> None:
         if isinstance(event, Evaluated):
             r = event.record
             speeds.append(r["sentences_per_s"])
+            epoch_seconds = r["epoch_seconds"]
             print(f"epoch {r['epoch']:2d} lr {r['lr']:.4g} loss {r['train_loss']:.3f} dev f1 {r.get('dev_f1', 0):.4f} "
                   f"dev acc {r['dev_accuracy']:.4f} {r['sentences_per_s']:.0f} sent/s", file=sys.stderr, flush=True)
         elif isinstance(event, Info):
@@ -102,7 +116,36 @@ def main() -> None:
         "train_seconds": round(train_seconds, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    if args.task == "speed":
+        result["train_epoch_seconds"] = epoch_seconds
+        flair = flair_epoch_seconds(args.flair_python, train, args.data_dir, args.out_dir)
+        result["flair_epoch_seconds"] = flair if flair is not None else FLAIR_REFERENCE_SECONDS
+        result["flair_measured"] = flair is not None
+        result["speedup_vs_flair"] = round(result["flair_epoch_seconds"] / epoch_seconds, 2)
     print(json.dumps(result))
+
+
+FLAIR_REFERENCE_SECONDS = 240.0  # the issue's figure for flair on this 2-core machine
+
+
+def flair_epoch_seconds(python: str | None, train: str, data_dir: Path, out_dir: Path) -> float | None:
+    """Seconds of one flair training epoch of the same size, or None when flair is absent."""
+    if not python:
+        return None
+    import subprocess
+
+    if subprocess.run([python, "-c", "import flair"], capture_output=True).returncode != 0:
+        print(f"# {python} has no flair; using the reference figure", file=sys.stderr)
+        return None
+    script = Path(__file__).with_name("flair_epoch.py")
+    glove = data_dir / "glove" / "glove.6B.50d.trimmed.txt.gz"
+    if not glove.exists():
+        glove = data_dir.parent / "glove" / "glove.6B.50d.trimmed.txt.gz"
+    res = subprocess.run([python, str(script), train, str(glove), str(out_dir / "flair")], stdout=subprocess.PIPE)
+    if res.returncode != 0:
+        print("# flair run failed; using the reference figure", file=sys.stderr)
+        return None
+    return float(json.loads(res.stdout.decode().strip().splitlines()[-1])["epoch_seconds"])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,107 @@
+"""The classifier model: every pooling mode is blind to padding, attention is a
+distribution over real tokens, the loss gradient is right, and decisions follow the
+single-/multi-label rules."""
+
+import pytest
+import torch
+
+from rnn_cli.metrics import classification_scores
+from rnn_cli.models.classifier import POOLINGS, Classifier, ClassifierConfig
+
+
+def make(pooling, cell="lstm", bidirectional=True, multi_label=False, dtype=torch.float32):
+    torch.manual_seed(0)
+    cfg = ClassifierConfig(vocab_size=30, num_labels=4, embedding_size=8, cell=cell, hidden_size=6, layers=2,
+                           bidirectional=bidirectional, pooling=pooling, attention_size=5, dropout=0.3,
+                           multi_label=multi_label)
+    return Classifier(cfg).to(dtype).eval()
+
+
+def batch(lengths, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    words = torch.zeros(len(lengths), max(lengths), dtype=torch.long)
+    for i, n in enumerate(lengths):
+        words[i, :n] = torch.randint(2, 30, (n,), generator=g)
+    return words, torch.tensor(lengths)
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("cell, bidirectional", [("lstm", True), ("gru", False), ("rnn-tanh", True)])
+def test_padding_never_changes_an_item(pooling, cell, bidirectional):
+    model = make(pooling, cell, bidirectional)
+    words, lengths = batch([5, 2, 7, 1])
+    logits = model(words, lengths)
+    assert logits.shape == (4, 4)
+    for i, n in enumerate(lengths.tolist()):
+        alone = model(words[i : i + 1, :n], lengths[i : i + 1])
+        torch.testing.assert_close(alone, logits[i : i + 1], rtol=1e-5, atol=1e-6)
+    # Filler in the padded positions must not matter either.
+    noisy = words.clone()
+    noisy[words == 0] = 7
+    torch.testing.assert_close(model(noisy, lengths), logits, rtol=1e-5, atol=1e-6)
+
+
+def test_attention_is_a_distribution_over_real_tokens():
+    model = make("attention")
+    words, lengths = batch([5, 2, 7])
+    probs, weights = model.probabilities(words, lengths)
+    assert weights.shape == (3, 7)
+    torch.testing.assert_close(weights.sum(1), torch.ones(3))
+    mask = torch.arange(7)[None, :] < lengths[:, None]
+    assert weights[~mask].eq(0).all() and weights[mask].gt(0).all()
+    torch.testing.assert_close(probs.sum(1), torch.ones(3))
+    assert make("max").probabilities(words, lengths)[1] is None
+
+
+class _Loss(torch.nn.Module):
+    """`model.loss` as a forward, so that `functional_call` can swap in parameters."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.m = model
+
+    def forward(self, *args):
+        return self.m.loss(*args)
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_loss_gradient_matches_finite_differences(pooling, multi_label):
+    model = make(pooling, multi_label=multi_label, dtype=torch.float64)
+    model.dropout.p = 0.0
+    words, lengths = batch([4, 2, 3])
+    labels = (torch.tensor([[1.0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=torch.float64) if multi_label
+              else torch.tensor([0, 3, 1]))
+    weights = torch.tensor([1.0, 2.0, 0.5, 1.5], dtype=torch.float64)
+    wrapper = _Loss(model)
+    names = ["m.output.weight", "m.embedding.weight"] + (["m.attention.weight"] if pooling == "attention" else [])
+    start = [dict(wrapper.named_parameters())[n].detach().clone().requires_grad_(True) for n in names]
+
+    def loss(*values):
+        return torch.func.functional_call(wrapper, dict(zip(names, values)), (words, lengths, labels, weights))
+
+    assert torch.autograd.gradcheck(loss, tuple(start), eps=1e-6, atol=1e-5, fast_mode=True)
+
+
+def test_decisions_single_and_multi_label():
+    probs = torch.tensor([[0.1, 0.6, 0.2, 0.7], [0.3, 0.2, 0.1, 0.1]])
+    single = make("max").decide(torch.tensor([[0.1, 0.5, 0.4, 0.0]]))
+    assert single.tolist() == [[False, True, False, False]]
+    multi = make("max", multi_label=True)
+    assert multi.decide(probs, 0.5).tolist() == [[False, True, False, True], [True, False, False, False]]
+    multi.threshold.fill_(0.65)
+    assert multi.decide(probs).tolist() == [[False, False, False, True], [True, False, False, False]]
+
+
+def test_scores_by_their_definitions():
+    gold = [{"a"}, {"a", "b"}, {"b"}, {"c"}]
+    pred = [{"a"}, {"a"}, {"b", "c"}, {"c"}]
+    s = classification_scores(gold, pred, ["a", "b", "c"], multi_label=True)
+    # a: tp 2; b: tp 1, fn 1; c: tp 1, fp 1 -> micro P 4/5, R 4/5.
+    assert s["micro"]["precision"] == pytest.approx(0.8) and s["micro"]["recall"] == pytest.approx(0.8)
+    assert s["labels"]["b"]["recall"] == pytest.approx(0.5) and s["labels"]["c"]["precision"] == pytest.approx(0.5)
+    assert s["accuracy"] == pytest.approx(0.5)  # subset accuracy: items 0 and 3
+    one = classification_scores([{"a"}, {"b"}, {"b"}], [{"a"}, {"a"}, {"b"}], ["a", "b"])
+    assert one["accuracy"] == pytest.approx(2 / 3)
+    assert one["confusion"]["matrix"] == [[1, 0], [1, 1]]
+    assert one["macro_f1"] == pytest.approx((2 / 3 + 2 / 3) / 2)

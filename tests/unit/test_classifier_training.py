@@ -1,0 +1,57 @@
+"""Classifier training pieces: class weights, dev threshold tuning, truncation notes."""
+
+import pytest
+import torch
+
+from rnn_cli.classify_predict import LoadedClassifier
+from rnn_cli.data.classification import Example
+from rnn_cli.data.cls_batching import build_class_vocabs
+from rnn_cli.metrics import classification_scores
+from rnn_cli.models.classifier import Classifier, ClassifierConfig
+from rnn_cli.training import classifier as training
+from rnn_cli.training.classifier import THRESHOLDS, LabelledSet, TrainClassifierConfig, train_classifier
+from rnn_cli.training.events import Info
+
+
+def labelled(labels):
+    tokens = [["w"]] * len(labels)
+    return LabelledSet("x.tsv", [Example("w", ls, i + 1) for i, ls in enumerate(labels)], tokens, labels, 0)
+
+
+def test_class_weights_are_inverse_frequencies():
+    data = labelled([["a"], ["a"], ["a"], ["b"]])
+    vocabs = build_class_vocabs(data.tokens, data.labels)
+    assert training._class_weights(data, vocabs, False).tolist() == pytest.approx([4 / 6, 4 / 2])
+    multi = labelled([["a", "b"], ["a"], ["a"], ["b"]])
+    # pos_weight = negatives / positives: a 1/3, b 2/2.
+    assert training._class_weights(multi, vocabs, True).tolist() == pytest.approx([1 / 3, 1.0])
+
+
+def test_threshold_tuning_picks_the_best_grid_value(monkeypatch):
+    g = torch.Generator().manual_seed(0)
+    labels = [["a"], ["a", "b"], ["b", "c"], ["c"], ["a", "c"], ["b"]] * 5
+    data = labelled(labels)
+    vocabs = build_class_vocabs(data.tokens, data.labels)
+    model = Classifier(ClassifierConfig(vocab_size=len(vocabs.words), num_labels=3, multi_label=True))
+    probs = torch.rand(len(labels), 3, generator=g)
+    monkeypatch.setattr(training, "probabilities", lambda *a, **k: probs)
+    loaded = LoadedClassifier(model, vocabs, {}, {})
+    result = training.score_classifier(loaded, data, 8, torch.device("cpu"), tune_threshold=True)
+    gold = [set(ls) for ls in labels]
+
+    def micro(t):
+        chosen = model.decide(probs, t).tolist()
+        pred = [{vocabs.labels.itos[c] for c, on in enumerate(row) if on} for row in chosen]
+        return classification_scores(gold, pred, vocabs.labels.itos, True)["micro"]["f1"]
+
+    best = max(micro(t) for t in THRESHOLDS)
+    assert result["threshold"] in THRESHOLDS and float(model.threshold) == pytest.approx(result["threshold"])
+    assert micro(result["threshold"]) == pytest.approx(best) == pytest.approx(result["micro"]["f1"])
+
+
+def test_long_items_are_cut_with_a_note(samples, tmp_path):
+    cfg = TrainClassifierConfig(epochs=1, max_length=5, hidden_size=8, embedding_size=8)
+    events = list(train_classifier(cfg, str(samples / "ewt.genre.dev.tsv"), str(samples / "ewt.genre.dev.tsv"),
+                                   tmp_path / "m.pt"))
+    notes = [e.message for e in events if isinstance(e, Info) and "--max-length 5" in e.message]
+    assert notes and "item(s) longer than" in notes[0]
