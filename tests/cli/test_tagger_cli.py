@@ -154,3 +154,33 @@ def test_tag_probs_and_nbest_columns(cli, names_model, samples):
     assert len(row["probs"]) == 4 and row["nbest"][0]["tags"] == row["tags"]
     bad = cli("tag", str(model), dev, "--nbest", "-1")
     assert bad.returncode == 2 and b"--nbest" in bad.stderr
+
+
+def test_tag_answers_each_sentence_while_stdin_is_still_open(names_model):
+    """A pipeline that feeds one sentence at a time gets each one back at once."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from tests.conftest import ROOT
+
+    model, _ = names_model
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "rnn_cli", "tag", str(model), "--device", "cpu"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        for sentence in ("John Smith paid 20 dollars .", "The cat sat ."):
+            proc.stdin.write((sentence + "\n").encode())
+            proc.stdin.flush()
+            lines: list[str] = []
+            reader = threading.Thread(target=lambda out=lines: out.extend(iter(
+                lambda: proc.stdout.readline().decode(), "\n")))
+            reader.start()
+            reader.join(timeout=60)
+            assert not reader.is_alive(), "no answer while stdin stayed open"
+            assert [line.split("\t")[0] for line in lines] == sentence.split()
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0, proc.stderr.read().decode()

@@ -1,5 +1,6 @@
 import json
 import random
+import threading
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from rnn_cli.data.tagging import (
     prediction_batches,
     training_batches,
 )
+from rnn_cli.errors import DataFormatError
 
 
 def sent(tokens, tags=None, line=1):
@@ -137,16 +139,19 @@ def test_prediction_batches_stream_and_give_back_the_input_order():
     sents = corpus(103, seed=3)
     v = build_vocabs(sents[:50])
     lookahead = 20
-    allowed = [lookahead]
+    handed = [0]
 
     def source():
         for i, s in enumerate(sents):
-            if i >= allowed[0]:
-                raise AssertionError(f"sentence {i} read before the previous window was handed out")
+            # Read-ahead is bounded: the reader's queue holds 2 windows, plus the window
+            # being built and the item in the reader's hand.
+            if i > handed[0] + 3 * lookahead:
+                raise AssertionError(f"sentence {i} read with only {handed[0]} handed out")
             yield s
 
     out = []
     for window, batches in prediction_batches(source(), v, batch_size=6, lookahead=lookahead):
+        handed[0] += len(window)
         assert len(window) <= lookahead
         assert sorted(i for b in batches for i in b.indices) == list(range(len(window)))
         assert all(b.tags is None and b.words.size(0) <= 6 for b in batches)
@@ -158,8 +163,41 @@ def test_prediction_batches_stream_and_give_back_the_input_order():
                 assert b.lengths[row] == len(window[i])
                 restored[i] = window[i].tokens[: int(b.lengths[row])]
         out.extend(restored)
-        allowed[0] += lookahead
     assert out == [s.tokens for s in sents]
+
+
+def test_a_slow_producer_gets_each_sentence_back_without_waiting_for_a_full_window():
+    sents = corpus(5, seed=4)
+    v = build_vocabs(sents)
+    first_out = threading.Event()
+
+    def source():
+        yield sents[0]
+        if not first_out.wait(timeout=10):
+            raise AssertionError("the first sentence was held back waiting for more input")
+        yield from sents[1:]
+
+    windows = []
+    for window, _ in prediction_batches(source(), v, batch_size=4, lookahead=80):
+        windows.append(window)
+        first_out.set()
+    assert windows[0] == [sents[0]]
+    assert [s for w in windows for s in w] == sents
+
+
+def test_a_read_error_comes_out_after_the_sentences_before_it():
+    sents = corpus(7, seed=5)
+    v = build_vocabs(sents)
+
+    def source():
+        yield from sents[:3]
+        raise DataFormatError("in.txt", 4, "bad line")
+
+    got = []
+    with pytest.raises(DataFormatError, match="in.txt:4"):
+        for window, _ in prediction_batches(source(), v, batch_size=2, lookahead=10):
+            got.extend(window)
+    assert got == sents[:3]
 
 
 def test_prediction_batches_default_lookahead_and_empty_input():
