@@ -110,8 +110,18 @@ Patience = Annotated[int, typer.Option(help="Stop after this many epochs without
                                        rich_help_panel=TRAINING)]
 Seed = Annotated[int, typer.Option(help="Random seed.", rich_help_panel=TRAINING)]
 Encoding = Annotated[str, typer.Option(help="Text encoding of the input files.")]
-DeviceOpt = Annotated[Device, typer.Option("--device", help="auto picks CUDA when present.")]
-Resume = Annotated[bool, typer.Option("--resume", help="Continue from the training state beside --out.")]
+DeviceOpt = Annotated[Device, typer.Option("--device", help="auto picks CUDA when present (under torchrun: the "
+                                            "GPU of LOCAL_RANK).")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue exactly from the training state OUT.state.pt "
+                                      "(the stored options apply; --epochs may be raised).")]
+CheckpointEvery = Annotated[int, typer.Option(help="Also save the full training state every N steps (0: at each "
+                                              "epoch end only).", rich_help_panel=TRAINING)]
+Amp = Annotated[bool, typer.Option("--amp", help="Mixed precision: bf16 autocast where supported (CPU, Ampere+ "
+                                   "GPUs), else fp16 with a gradient scaler.", rich_help_panel=TRAINING)]
+SkipNonfinite = Annotated[bool, typer.Option("--skip-nonfinite", help="Skip batches whose loss is NaN/inf "
+                                             "(counted in the log) instead of stopping with status 3.",
+                                             rich_help_panel=TRAINING)]
+PER_PROCESS = " Per process: under torchrun with N processes the global batch is N times this."
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs on stderr.")]
 # Parameters of a training command that are not training options.
 RUN_PARAMS = ("train", "dev", "test", "out", "config", "device", "resume", "quiet")

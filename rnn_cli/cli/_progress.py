@@ -84,13 +84,25 @@ def render_training(events: Iterable[Any], quiet: bool) -> dict[str, Any]:
     return summary
 
 
-def run_training(start: Callable[..., Iterable[Any]], quiet: bool) -> None:
-    """Run a trainer (`start(should_stop=...)` -> events) with Ctrl-C asking it to save
-    and stop; print its JSON summary on stdout; exit 130 if it was interrupted."""
+def run_training(start: Callable[..., Iterable[Any]], quiet: bool, device: str = "auto") -> None:
+    """Run a trainer (`start(device=..., dist=..., should_stop=...)` -> events) on
+    `device`, under torchrun as one rank of a distributed run, with Ctrl-C or SIGTERM
+    asking it to save and stop; print its JSON summary on stdout (rank 0 only; the
+    other ranks stay quiet); exit 130 if it was interrupted."""
     from rnn_cli.errors import EXIT_INTERRUPTED
+    from rnn_cli.training.distributed import Dist, device_for
 
-    with graceful_interrupt() as should_stop:
-        summary = render_training(start(should_stop=should_stop), quiet)
-    sys.stdout.write(json.dumps(summary) + "\n")
+    where = device_for(device)
+    dist = Dist.from_env(where)
+    try:
+        with graceful_interrupt(announce=dist.is_main) as should_stop:
+            summary = render_training(start(device=where, dist=dist, should_stop=should_stop),
+                                      quiet or not dist.is_main)
+    except BaseException:
+        dist.close(clean=False)
+        raise
+    dist.close()
+    if dist.is_main:
+        sys.stdout.write(json.dumps(summary) + "\n")
     if summary.get("interrupted"):
         raise SystemExit(EXIT_INTERRUPTED)

@@ -11,8 +11,11 @@ from rnn_cli.cli._console import handle_errors
 from rnn_cli.cli._options import (
     DATA,
     MODEL,
+    PER_PROCESS,
     TRAINING,
+    Amp,
     Cell,
+    CheckpointEvery,
     Clip,
     ConfigFile,
     DevFile,
@@ -36,6 +39,7 @@ from rnn_cli.cli._options import (
     Quiet,
     Resume,
     Seed,
+    SkipNonfinite,
     TestFile,
     training_options,
 )
@@ -79,7 +83,7 @@ def command(
     metric: str = typer.Option("auto", help="Dev metric for early stopping: auto (accuracy; micro-f1 for "
                                "multi-label), accuracy, macro-f1 or micro-f1.", rich_help_panel=TRAINING),
     epochs: Epochs = 20,
-    batch_size: int = typer.Option(32, help="Items per batch.", rich_help_panel=TRAINING),
+    batch_size: int = typer.Option(32, help="Items per batch." + PER_PROCESS, rich_help_panel=TRAINING),
     optimizer: OptimizerOpt = "adam",  # type: ignore[assignment]
     lr: LearningRate = 0.001,
     momentum: Momentum = 0.9,
@@ -87,6 +91,9 @@ def command(
     clip: Clip = 5.0,
     patience: Patience = 5,
     seed: Seed = 1234,
+    checkpoint_every: CheckpointEvery = 0,
+    amp: Amp = False,
+    skip_nonfinite: SkipNonfinite = False,
     encoding: Encoding = "utf-8",
     device: DeviceOpt = "auto",  # type: ignore[assignment]
     resume: Resume = False,
@@ -96,12 +103,13 @@ def command(
 
     Writes the best model by the dev metric to --out, OUT.state.pt and
     OUT.metrics.jsonl beside it, and a JSON summary on stdout.
+
+    Runs unchanged under torchrun (torchrun --nproc-per-node N -m rnn_cli train-classifier ...): each
+    process trains its share of every batch; only rank 0 writes files and logs.
     """
     from rnn_cli.cli._progress import run_training
     from rnn_cli.config import from_dict
-    from rnn_cli.seed import select_device
     from rnn_cli.training.classifier import TrainClassifierConfig, train_classifier
 
     cfg = from_dict(TrainClassifierConfig, training_options(ctx, config), where=config or "options")
-    where = select_device(device.value)
-    run_training(partial(train_classifier, cfg, train, dev, out, test=test, device=where, resume=resume), quiet)
+    run_training(partial(train_classifier, cfg, train, dev, out, test=test, resume=resume), quiet, device.value)

@@ -8,7 +8,19 @@ from typing import Optional
 import typer
 
 from rnn_cli.cli._console import handle_errors
-from rnn_cli.cli._options import Cell, Device, Level, Optimizer, Precision, Schedule, resolve_options
+from rnn_cli.cli._options import (
+    PER_PROCESS,
+    Amp,
+    Cell,
+    CheckpointEvery,
+    Device,
+    Level,
+    Optimizer,
+    Precision,
+    Schedule,
+    SkipNonfinite,
+    resolve_options,
+)
 
 TRAINING = "Training"
 MODEL = "Model"
@@ -41,7 +53,8 @@ def command(
     min_freq: int = typer.Option(1, help="Words seen fewer times become <unk>.", rich_help_panel=MODEL),
     max_vocab: int = typer.Option(0, help="Keep at most this many types (0: all).", rich_help_panel=MODEL),
     epochs: int = typer.Option(10, help="Epochs to train.", rich_help_panel=TRAINING),
-    batch_size: int = typer.Option(20, help="Parallel streams (columns) per batch.", rich_help_panel=TRAINING),
+    batch_size: int = typer.Option(20, help="Parallel streams (columns) per batch." + PER_PROCESS,
+                                   rich_help_panel=TRAINING),
     eval_batch_size: int = typer.Option(10, help="Streams for validation and test.", rich_help_panel=TRAINING),
     bptt: int = typer.Option(35, help="Truncated-BPTT window length.", rich_help_panel=TRAINING),
     variable_bptt: bool = typer.Option(False, "--variable-bptt", help="Vary window lengths (AWD-LSTM).",
@@ -61,8 +74,11 @@ def command(
                                  rich_help_panel=TRAINING),
     min_lr: float = typer.Option(0.0, help="Never anneal below this lr.", rich_help_panel=TRAINING),
     seed: int = typer.Option(1234, help="Random seed (CPU runs repeat bit for bit).", rich_help_panel=TRAINING),
-    save_every: int = typer.Option(0, help="Also save the training state every N steps (0: each epoch).",
-                                   rich_help_panel=TRAINING),
+    checkpoint_every: CheckpointEvery = 0,
+    save_every: Optional[int] = typer.Option(None, "--save-every", hidden=True, help="Old name of "
+                                             "--checkpoint-every."),
+    amp: Amp = False,
+    skip_nonfinite: SkipNonfinite = False,
     log_every: int = typer.Option(20, help="Report progress every N steps.", rich_help_panel=TRAINING),
     encoding: str = typer.Option("utf-8", help="Text encoding of the input files."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
@@ -74,15 +90,20 @@ def command(
     Writes the best model by validation perplexity to --out, its training state to
     OUT.state.pt (for --resume) and one JSON line per evaluation to OUT.metrics.jsonl;
     prints a JSON summary on stdout.
+
+    Runs unchanged under torchrun (torchrun --nproc-per-node N -m rnn_cli train-lm ...): each
+    process trains its share of every batch; only rank 0 writes files and logs.
     """
     from rnn_cli.cli._progress import run_training
     from rnn_cli.config import from_dict
-    from rnn_cli.seed import select_device
     from rnn_cli.training.lm import TrainLMConfig, train_lm
 
     names = [p.name for p in ctx.command.params if p.name not in
-             ("train", "out", "valid", "test", "config", "device", "resume", "quiet")]
+             ("train", "out", "valid", "test", "config", "device", "resume", "quiet", "save_every")]
     options = resolve_options(ctx, {n: ctx.params[n] for n in names}, config)
+    if "save_every" in options:  # the old name, in a YAML file
+        options.setdefault("checkpoint_every", options.pop("save_every"))
+    if save_every is not None and "checkpoint_every" not in options:
+        options["checkpoint_every"] = save_every
     cfg = from_dict(TrainLMConfig, options, where=config or "options")
-    where = select_device(device.value)
-    run_training(partial(train_lm, cfg, train, out, valid=valid, test=test, device=where, resume=resume), quiet)
+    run_training(partial(train_lm, cfg, train, out, valid=valid, test=test, resume=resume), quiet, device.value)

@@ -10,7 +10,10 @@ from rnn_cli.cli._console import handle_errors
 from rnn_cli.cli._options import (
     DATA,
     MODEL,
+    PER_PROCESS,
+    Amp,
     Cell,
+    CheckpointEvery,
     Clip,
     ConfigFile,
     DevFile,
@@ -33,6 +36,7 @@ from rnn_cli.cli._options import (
     Quiet,
     Resume,
     Seed,
+    SkipNonfinite,
     TestFile,
     training_options,
 )
@@ -67,9 +71,13 @@ def command(
     layers: Layers = 1,
     hidden_size: HiddenSize = 200,
     dropout: float = typer.Option(0.5, help="Dropout on embeddings and encoder outputs.", rich_help_panel=MODEL),
+    word_dropout: float = typer.Option(
+        0.0, help="Training: a word seen once becomes <unk> with this probability, so the vector of unseen "
+        "words is learned (Lample et al. 2016 use 0.5; helps most without pretrained vectors).",
+        rich_help_panel=MODEL),
     decoder: str = typer.Option("crf", help="crf or softmax.", rich_help_panel=MODEL),
     epochs: Epochs = 50,
-    batch_size: int = typer.Option(10, help="Sentences per batch.", rich_help_panel="Training"),
+    batch_size: int = typer.Option(10, help="Sentences per batch." + PER_PROCESS, rich_help_panel="Training"),
     optimizer: OptimizerOpt = "sgd",  # type: ignore[assignment]
     lr: LearningRate = 0.015,
     momentum: Momentum = 0.9,
@@ -77,6 +85,9 @@ def command(
     clip: Clip = 5.0,
     patience: Patience = 5,
     seed: Seed = 1234,
+    checkpoint_every: CheckpointEvery = 0,
+    amp: Amp = False,
+    skip_nonfinite: SkipNonfinite = False,
     encoding: Encoding = "utf-8",
     device: DeviceOpt = "auto",  # type: ignore[assignment]
     resume: Resume = False,
@@ -87,15 +98,16 @@ def command(
     Writes the best model by dev entity F1 (token accuracy for tag sets without
     B-/I- prefixes) to --out, OUT.state.pt and OUT.metrics.jsonl beside it, and a
     JSON summary on stdout.
+
+    Runs unchanged under torchrun (torchrun --nproc-per-node N -m rnn_cli train-tagger ...): each
+    process trains its share of every batch; only rank 0 writes files and logs.
     """
     from rnn_cli.cli._progress import run_training
     from rnn_cli.config import from_dict
-    from rnn_cli.seed import select_device
     from rnn_cli.training.tagger import TrainTaggerConfig, train_tagger
 
     options = training_options(ctx, config)
     if "embedding_size" in options:
         options["word_embedding_size"] = options.pop("embedding_size")
     cfg = from_dict(TrainTaggerConfig, options, where=config or "options")
-    where = select_device(device.value)
-    run_training(partial(train_tagger, cfg, train, dev, out, test=test, device=where, resume=resume), quiet)
+    run_training(partial(train_tagger, cfg, train, dev, out, test=test, resume=resume), quiet, device.value)

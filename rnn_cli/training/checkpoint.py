@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 import pickle
+import warnings
 import zipfile
 from typing import Any
 
@@ -14,6 +15,7 @@ import torch
 
 from rnn_cli import __version__
 from rnn_cli.data.atomic import atomic_open
+from rnn_cli.data.vocab import PAD, UNK
 from rnn_cli.errors import CheckpointError
 
 FORMAT_VERSION = 1
@@ -49,20 +51,22 @@ def make_payload(
 
 
 def load(path: str | os.PathLike[str], task: str | None = None, kind: str = "model") -> dict[str, Any]:
-    """Read and validate a checkpoint. `task` (if given) must match the file's task."""
+    """Read and validate a checkpoint. `task` (if given) must match the file's task.
+
+    The file must be a zip archive (as `torch.save` writes) whose every member matches
+    its CRC-32, so a truncated or bit-flipped file is refused instead of loaded with
+    damaged weights; unpickling allows plain data only (`weights_only=True`)."""
     name = str(path)
-    if os.path.isdir(name):
-        raise CheckpointError(f"{name}: is a directory, expected a model file")
-    if not os.path.exists(name):
-        raise CheckpointError(f"{name}: no such model file")
+    _check_archive(name)
     try:
-        payload = torch.load(name, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's warnings about pickle protocols: the error says it all
+            payload = torch.load(name, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
-        raise CheckpointError(f"{name}: refused to load: not a plain-data rnn-cli model ({first})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise CheckpointError(f"{name}: refused to load: not a plain-data rnn-cli model ({_unsafe(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged archive can fail in many ways inside torch
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{name}: not a valid rnn-cli model file (truncated or corrupt: {msg})") from None
+        raise CheckpointError(f"{name}: not a valid rnn-cli model file (truncated or corrupt: {msg[:120]})") from None
     if not isinstance(payload, dict) or "format_version" not in payload or "task" not in payload:
         raise CheckpointError(f"{name}: not an rnn-cli model file")
     version = payload["format_version"]
@@ -78,7 +82,74 @@ def load(path: str | os.PathLike[str], task: str | None = None, kind: str = "mod
         have = TASK_NAMES.get(payload["task"], payload["task"])
         want = TASK_NAMES.get(task, task)
         raise CheckpointError(f"{name}: is a {have} model, this command needs a {want} model")
+    if kind == "model":
+        _check_model(name, payload)
     return payload
+
+
+# The vocabularies each task's model file holds, and the entries each must start with.
+VOCABS: dict[str, dict[str, tuple[str, ...]]] = {
+    "lm": {"tokens": (UNK,)},
+    "tagger": {"words": (PAD, UNK), "chars": (PAD, UNK), "tags": ()},
+    "classifier": {"words": (PAD, UNK), "labels": ()},
+}
+
+
+def _check_model(name: str, payload: dict[str, Any]) -> None:
+    """The plain-data layout every model file has, so that a damaged or hand-made file is
+    refused here, in one line, rather than failing somewhere inside the command."""
+    def damaged(what: str) -> CheckpointError:
+        return CheckpointError(f"{name}: damaged rnn-cli model file: {what}")
+
+    if payload["task"] not in VOCABS:
+        raise damaged(f"unknown task {payload['task']!r}")
+    for key in ("config", "train_config", "vocab", "state_dict", "metrics"):
+        if not isinstance(payload.get(key), dict):
+            raise damaged(f"'{key}' is missing or not a mapping")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload["state_dict"].items()):
+        raise damaged("'state_dict' holds something other than named tensors")
+    vocab = payload["vocab"]
+    for key, starts in VOCABS[payload["task"]].items():
+        entries = vocab.get(key)
+        if not isinstance(entries, list) or not entries or not all(isinstance(e, str) for e in entries):
+            raise damaged(f"vocabulary '{key}' is missing, empty or not a list of strings")
+        if tuple(entries[: len(starts)]) != starts:
+            raise damaged(f"vocabulary '{key}' does not start with {', '.join(starts)}")
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _check_archive(name: str) -> None:
+    """Refuse what is not a complete, undamaged zip archive, before torch reads it."""
+    if os.path.isdir(name):
+        raise CheckpointError(f"{name}: is a directory, expected a model file")
+    if not os.path.exists(name):
+        raise CheckpointError(f"{name}: no such model file")
+    try:
+        with open(name, "rb") as fh:
+            head = fh.read(len(ZIP_MAGIC))
+        if not head:
+            raise CheckpointError(f"{name}: not an rnn-cli model file (the file is empty)")
+        if head != ZIP_MAGIC:
+            raise CheckpointError(f"{name}: not an rnn-cli model file (not a zip archive as torch.save writes)")
+        with zipfile.ZipFile(name) as archive:
+            bad = archive.testzip()
+    except PermissionError:
+        raise CheckpointError(f"{name}: permission denied") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
+        raise CheckpointError(f"{name}: not a valid rnn-cli model file (truncated or corrupt: {exc})") from None
+    except OSError as exc:
+        raise CheckpointError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if bad is not None:
+        raise CheckpointError(f"{name}: not a valid rnn-cli model file (corrupt: checksum mismatch in {bad})")
+
+
+def _unsafe(exc: pickle.UnpicklingError) -> str:
+    """The line of torch's long refusal that names what was refused."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    named = [line for line in lines if "GLOBAL" in line or "Unsupported" in line]
+    return (named or lines or ["unsafe content"])[0].rstrip(".")[:160]
 
 
 def build_model(payload: dict[str, Any], path: str = "model") -> tuple[Any, Any]:

@@ -8,7 +8,6 @@ is tuned on dev there and saved with its weights."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -19,15 +18,17 @@ import torch
 
 from rnn_cli.classify_predict import LoadedClassifier, probabilities
 from rnn_cli.config import from_dict, to_dict
+from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.classification import FORMATS, TOKENIZERS, Example, read_examples, tokenize
-from rnn_cli.data.cls_batching import ClassBatch, ClassVocabs, build_class_vocabs, training_batches
+from rnn_cli.data.cls_batching import ClassBatch, ClassVocabs, build_class_vocabs, encode_batch
 from rnn_cli.data.text import display_name
 from rnn_cli.errors import ConfigError, DataFormatError
 from rnn_cli.metrics import classification_scores
 from rnn_cli.models.classifier import POOLINGS, Classifier, ClassifierConfig
 from rnn_cli.models.rnn import CELLS
 from rnn_cli.seed import seed_everything
-from rnn_cli.training.epochs import LoopOptions, TaskSpec, load_state, run_epochs, state_path
+from rnn_cli.training.distributed import Dist
+from rnn_cli.training.epochs import LoopOptions, TaskSpec, load_state, resumed_message, run_epochs, state_path
 from rnn_cli.training.events import Done, Evaluated, Info, Step
 from rnn_cli.training.optim import OPTIMIZERS
 
@@ -72,6 +73,9 @@ class TrainClassifierConfig:
     patience: int = 5
     seed: int = 1234
     log_every: int = 20
+    checkpoint_every: int = 0  # also save the training state every N steps; 0: at epoch ends only
+    amp: bool = False  # autocast (bf16 where supported, else fp16 with a gradient scaler)
+    skip_nonfinite: bool = False  # skip batches with a non-finite loss instead of stopping
 
     def __post_init__(self) -> None:
         checks = [
@@ -95,6 +99,7 @@ class TrainClassifierConfig:
             (self.min_freq >= 1, "min_freq", "must be >= 1"),
             (self.patience >= 0, "patience", "must be >= 0"),
             (self.log_every >= 1, "log_every", "must be >= 1"),
+            (self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0"),
         ]
         for ok, name, why in checks:
             if not ok:
@@ -225,6 +230,7 @@ def train_classifier(
     device: torch.device | None = None,
     resume: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
+    dist: Dist | None = None,
 ) -> Iterator[Step | Evaluated | Info | Done]:
     device = device or torch.device("cpu")
     state = None
@@ -232,7 +238,7 @@ def train_classifier(
         state = load_state(out, "classifier")
         cfg = replace(from_dict(TrainClassifierConfig, state["train_config"], where=f"{state_path(out)}: config"),
                       epochs=cfg.epochs)
-        yield Info(f"resuming from {state_path(out)} after epoch {state['progress']['epoch']}")
+        yield Info(resumed_message(state_path(out), state))
     elif resume:
         yield Info(f"nothing to resume ({state_path(out)} does not exist); starting a new run")
 
@@ -287,13 +293,15 @@ def train_classifier(
     spec = TaskSpec(
         task="classifier", model=model, model_config=to_dict(model_cfg), train_config=train_config,
         vocab=vocabs.to_dict(),
-        batches=lambda g: training_batches(train_d.tokens, train_d.labels, vocabs, cfg.batch_size, g, multi),
-        steps_per_epoch=math.ceil(len(train_d.tokens) / cfg.batch_size), loss=loss, evaluate=evaluate,
+        order=lambda g, b: length_buckets([len(t) for t in train_d.tokens], b, g),
+        make_batch=lambda idx: encode_batch([train_d.tokens[i] for i in idx], vocabs, idx,
+                                            [train_d.labels[i] for i in idx], multi),
+        batch_size=cfg.batch_size, loss=loss, evaluate=evaluate,
         metric="dev_" + cfg.metric.replace("-", "_"), unit="ex", rate_key="examples_per_s",
         test=score_test if test_d is not None else None)
     opts = LoopOptions(cfg.epochs, cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.lr_decay, cfg.clip,
-                       cfg.patience, cfg.seed, cfg.log_every)
-    for event in run_epochs(spec, opts, out, state, should_stop):
+                       cfg.patience, cfg.seed, cfg.log_every, cfg.checkpoint_every, cfg.amp, cfg.skip_nonfinite)
+    for event in run_epochs(spec, opts, out, state, should_stop, device, dist):
         if isinstance(event, Done) and not event.interrupted:
             event.summary["multi_label"] = multi
         yield event

@@ -20,98 +20,22 @@ import torch
 from rnn_cli.config import from_dict, to_dict
 from rnn_cli.data.atomic import atomic_write_text
 from rnn_cli.data.batching import IGNORE_INDEX, lay_out_streams, window_lengths
-from rnn_cli.data.lm_corpus import LEVELS, build_vocab, encode_corpus, read_tokens
+from rnn_cli.data.lm_corpus import build_vocab, encode_corpus, read_tokens
 from rnn_cli.data.vocab import Vocab
 from rnn_cli.errors import ConfigError
 from rnn_cli.metrics import lm_scores
-from rnn_cli.models.lm import PRECISIONS, RNNLM, LMConfig
-from rnn_cli.models.rnn import CELLS, Hidden, detach_hidden
+from rnn_cli.models.lm import RNNLM
+from rnn_cli.models.rnn import Hidden, detach_hidden
 from rnn_cli.seed import seed_everything
 from rnn_cli.training import checkpoint
-from rnn_cli.training.epochs import metrics_path, state_path
+from rnn_cli.training.distributed import Dist
+from rnn_cli.training.engine import Engine, StepOptions
+from rnn_cli.training.epochs import interrupted, metrics_path, skipped, state_path
 from rnn_cli.training.events import Done, Evaluated, Info, Step
-from rnn_cli.training.optim import OPTIMIZERS, build_optimizer, set_lr
+from rnn_cli.training.lm_config import TrainLMConfig
+from rnn_cli.training.optim import set_lr
 
-SCHEDULES = ("plateau", "step")
-
-
-@dataclass
-class TrainLMConfig:
-    """Every option of `train-lm` that shapes the result; stored in the model file."""
-
-    level: str = "word"
-    min_freq: int = 1
-    max_vocab: int = 0  # 0: no limit
-    encoding: str = "utf-8"
-    cell: str = "lstm"
-    layers: int = 2
-    hidden_size: int = 200
-    embedding_size: int = 200
-    dropout: float = 0.2
-    tie_weights: bool = False
-    init_range: float | None = None
-    precision: str = "fp32"  # softmax layer in training: fp32, or bf16 mixed precision
-    epochs: int = 10
-    batch_size: int = 20
-    eval_batch_size: int = 10
-    bptt: int = 35
-    variable_bptt: bool = False
-    optimizer: str = "sgd"
-    lr: float = 20.0
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    clip: float = 0.25  # 0: no clipping
-    schedule: str = "plateau"  # plateau: decay when valid stops improving; step: every epoch
-    lr_decay: float = 0.25
-    decay_start: int = 1  # step schedule: epoch e > decay_start runs at lr * decay^(e - decay_start)
-    patience: int = 3  # stop after this many epochs without improvement; 0: never
-    min_lr: float = 0.0
-    seed: int = 1234
-    save_every: int = 0  # also save the training state every N steps; 0: each epoch only
-    log_every: int = 20
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.level in LEVELS, "level", f"choose from {', '.join(LEVELS)}"),
-            (self.cell in CELLS, "cell", f"choose from {', '.join(CELLS)}"),
-            (self.optimizer in OPTIMIZERS, "optimizer", f"choose from {', '.join(OPTIMIZERS)}"),
-            (self.schedule in SCHEDULES, "schedule", f"choose from {', '.join(SCHEDULES)}"),
-            (self.layers >= 1, "layers", "must be >= 1"),
-            (self.hidden_size >= 1, "hidden_size", "must be >= 1"),
-            (self.embedding_size >= 1, "embedding_size", "must be >= 1"),
-            (0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)"),
-            (self.epochs >= 0, "epochs", "must be >= 0"),
-            (self.batch_size >= 1, "batch_size", "must be >= 1"),
-            (self.eval_batch_size >= 1, "eval_batch_size", "must be >= 1"),
-            (self.bptt >= 1, "bptt", "must be >= 1"),
-            (self.lr > 0, "lr", "must be > 0"),
-            (self.clip >= 0, "clip", "must be >= 0"),
-            (0.0 < self.lr_decay <= 1.0, "lr_decay", "must be in (0, 1]"),
-            (self.min_freq >= 1, "min_freq", "must be >= 1"),
-            (self.max_vocab >= 0, "max_vocab", "must be >= 0"),
-            (self.patience >= 0, "patience", "must be >= 0"),
-            (self.save_every >= 0, "save_every", "must be >= 0"),
-            (self.log_every >= 1, "log_every", "must be >= 1"),
-            (self.init_range is None or self.init_range > 0, "init_range", "must be > 0"),
-            (self.precision in PRECISIONS, "precision", f"choose from {', '.join(PRECISIONS)}"),
-        ]
-        for ok, name, why in checks:
-            if not ok:
-                raise ConfigError(f"invalid --{name.replace('_', '-')} {getattr(self, name)!r}: {why}")
-
-    def model_config(self, vocab_size: int) -> LMConfig:
-        return LMConfig(
-            vocab_size=vocab_size,
-            cell=self.cell,
-            embedding_size=self.embedding_size,
-            hidden_size=self.hidden_size,
-            layers=self.layers,
-            dropout=self.dropout,
-            tie_weights=self.tie_weights,
-            init_range=self.init_range,
-            softmax_precision=self.precision,
-        )
-
+__all__ = ["TrainLMConfig", "metrics_path", "score_lm", "state_path", "train_lm"]
 
 @torch.inference_mode()
 def score_lm(model: RNNLM, ids: torch.Tensor, batch_size: int, bptt: int, device: torch.device) -> dict[str, float]:
@@ -129,18 +53,25 @@ def score_lm(model: RNNLM, ids: torch.Tensor, batch_size: int, bptt: int, device
 
 
 class _Data:
-    """The encoded corpora of one run."""
+    """The encoded corpora of one run. Under DDP the training text is laid out in
+    `batch_size * world_size` streams and each rank trains its own `batch_size`
+    adjacent columns: a contiguous slice of the text."""
 
     def __init__(self, cfg: TrainLMConfig, vocab: Vocab, train: str, valid: str | None, test: str | None,
-                 train_tokens: list[str] | None = None) -> None:
+                 train_tokens: list[str] | None = None, dist: Dist | None = None) -> None:
+        dist = dist or Dist()
         tokens = train_tokens if train_tokens is not None else read_tokens(train, cfg.level, cfg.encoding)
         self.vocab = vocab
         ids = encode_corpus(tokens, vocab, cfg.level)
-        if ids.numel() - 1 < cfg.batch_size * 2:
+        streams = cfg.batch_size * dist.world_size
+        if ids.numel() - 1 < streams * 2:
             raise ConfigError(
                 f"{train}: {ids.numel() - 1} tokens are too few for --batch-size {cfg.batch_size}"
+                + (f" x {dist.world_size} processes" if dist.enabled else "")
             )
-        self.train_x, self.train_y = lay_out_streams(ids, cfg.batch_size)
+        x, y = lay_out_streams(ids, streams)  # (N, B * world)
+        cols = slice(dist.rank * cfg.batch_size, (dist.rank + 1) * cfg.batch_size)
+        self.train_x, self.train_y = x[:, cols].contiguous(), y[:, cols].contiguous()  # (N, B)
         self.n_tokens = len(tokens)
         self.valid = encode_corpus(read_tokens(valid, cfg.level, cfg.encoding), vocab, cfg.level) if valid else None
         self.test = encode_corpus(read_tokens(test, cfg.level, cfg.encoding), vocab, cfg.level) if test else None
@@ -173,97 +104,87 @@ class _Progress:
 
 
 class _Run:
-    """The model, optimiser and files of one training run."""
+    """The model, its engine and the files of one training run."""
 
-    def __init__(self, cfg: TrainLMConfig, vocab: Vocab, out: Path, device: torch.device) -> None:
-        self.cfg, self.vocab, self.out, self.device = cfg, vocab, out, device
+    def __init__(self, cfg: TrainLMConfig, vocab: Vocab, out: Path, device: torch.device, dist: Dist) -> None:
+        self.cfg, self.vocab, self.out, self.device, self.dist = cfg, vocab, out, device, dist
         self.state_path, self.metrics_path = state_path(out), metrics_path(out)
         self.model_cfg = cfg.model_config(len(vocab))
         self.model = RNNLM(self.model_cfg).to(device)
-        self.optimizer = build_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr, cfg.momentum,
-                                         cfg.weight_decay)
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.hidden: Hidden | None = None
+        self.engine = Engine(self.model, self._loss, StepOptions(cfg.optimizer, cfg.lr, cfg.momentum,
+                                                                 cfg.weight_decay, cfg.clip, cfg.amp,
+                                                                 cfg.skip_nonfinite), device, dist, cfg.seed)
         self.window_gen = torch.Generator().manual_seed(cfg.seed)
         self.progress = _Progress(lr=cfg.lr)
-        self.hidden: Hidden | None = None
-        self.epoch_seconds, self.epoch_tokens = 0.0, 0  # of the last finished epoch
+        self.epoch_seconds, self.epoch_tokens = 0.0, 0.0  # of the last finished epoch
+
+    def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        """The task's loss: the window's mean token loss, carrying the hidden state
+        from the previous window (detached: truncated BPTT)."""
+        x, y = batch
+        loss, self.hidden = self.model.loss(x, y, detach_hidden(self.hidden))
+        return loss, y.numel()
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model_state"])
-        self.optimizer.load_state_dict(state["optimizer_state"])
-        torch.set_rng_state(state["rng_cpu"])
-        if state.get("rng_cuda") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        self.engine.restore(state)
         self.window_gen.set_state(state["rng_windows"])
         self.progress = _Progress(**state["progress"])
         saved = state["hidden"]
         if saved is not None:
-            self.hidden = tuple(h.to(self.device) for h in saved) if isinstance(saved, tuple) else saved.to(self.device)
+            if "rng" not in state:  # an older state file: one process's hidden state
+                saved = [saved]
+            mine = saved[self.dist.rank] if len(saved) == self.dist.world_size else saved[0]
+            self.hidden = tuple(h.to(self.device) for h in mine) if isinstance(mine, (tuple, list)) \
+                else mine.to(self.device)
 
     def save_state(self) -> None:
-        checkpoint.save(self.state_path, {
+        hidden = None
+        if self.progress.row > 0 and self.hidden is not None:
+            h = detach_hidden(self.hidden)
+            hidden = self.dist.gather(tuple(t.cpu() for t in h) if isinstance(h, tuple) else h.cpu())
+        self.engine.save_state(self.state_path, self.progress.global_step, {
             "format_version": checkpoint.FORMAT_VERSION, "kind": "train-state", "task": "lm",
             "train_config": to_dict(self.cfg), "vocab": {"tokens": self.vocab.to_list()},
-            "model_state": self.model.state_dict(), "optimizer_state": self.optimizer.state_dict(),
-            "rng_cpu": torch.get_rng_state(), "rng_windows": self.window_gen.get_state(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
-            "progress": asdict(self.progress),
-            "hidden": detach_hidden(self.hidden) if self.progress.row > 0 else None,
+            "rng_windows": self.window_gen.get_state(), "progress": asdict(self.progress), "hidden": hidden,
         })
 
     def save_model(self, metrics: dict[str, Any]) -> None:
-        checkpoint.save(self.out, checkpoint.make_payload(
-            "lm", to_dict(self.model_cfg), to_dict(self.cfg), {"tokens": self.vocab.to_list()},
-            self.model.state_dict(), metrics))
+        if self.dist.is_main:
+            checkpoint.save(self.out, checkpoint.make_payload(
+                "lm", to_dict(self.model_cfg), to_dict(self.cfg), {"tokens": self.vocab.to_list()},
+                self.model.state_dict(), metrics))
 
-    def train_epoch(self, data: _Data, should_stop: Callable[[], bool]) -> Generator[Step, None, bool]:
+    def train_epoch(self, data: _Data, should_stop: Callable[[], bool]) -> Generator[Step | Info, None, bool]:
         """Train from the current row to the end of the epoch. Returns True if
         `should_stop` asked to stop (the state is then saved)."""
-        cfg, p, model = self.cfg, self.progress, self.model
+        cfg, p, engine = self.cfg, self.progress, self.engine
         n_rows = data.train_x.size(0)
         steps = math.ceil(n_rows / cfg.bptt)
-        model.train()
-        started, epoch_tokens = time.perf_counter(), 0
-        # Summed on the device without a sync per step; read at each report.
-        loss_acc = torch.zeros((), dtype=torch.float64, device=self.device)
-        acc_tokens = 0
-
-        def flush() -> None:
-            nonlocal acc_tokens
-            p.loss_sum, p.loss_tokens = p.loss_sum + float(loss_acc), p.loss_tokens + acc_tokens
-            loss_acc.zero_()
-            acc_tokens = 0
-
+        engine.train()
+        started, epoch_tokens = time.perf_counter(), 0.0
         for row, length in window_lengths(n_rows, cfg.bptt, p.row, cfg.variable_bptt, self.window_gen):
             x = data.train_x[row : row + length].to(self.device, non_blocking=True)  # (length, B)
             y = data.train_y[row : row + length].to(self.device, non_blocking=True)
-            self.hidden = detach_hidden(self.hidden)
-            loss, self.hidden = model.loss(x, y, self.hidden)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.params, cfg.clip, foreach=True)
-            self.optimizer.step()
+            r = engine.step((x, y), p.global_step + 1, stop_requested=should_stop())
             p.step, p.global_step, p.row = p.step + 1, p.global_step + 1, row + length
-            epoch_tokens += y.numel()
-            loss_acc += loss.detach().double() * y.numel()
-            acc_tokens += y.numel()
+            epoch_tokens += r.items
+            p.loss_sum, p.loss_tokens = p.loss_sum + r.loss_sum, p.loss_tokens + int(r.items)
+            if r.skipped:
+                yield skipped(p.global_step, engine.skipped)
             if p.step % cfg.log_every == 0 or p.row >= n_rows:
-                flush()
-                yield Step(p.epoch + 1, p.step, steps, p.loss_sum / p.loss_tokens, p.lr,
+                yield Step(p.epoch + 1, p.step, steps, p.loss_sum / max(p.loss_tokens, 1), p.lr,
                            epoch_tokens / max(time.perf_counter() - started, 1e-9))
-            stop = should_stop()  # asked once per step: the answer may change at any time
-            if stop or (cfg.save_every and p.global_step % cfg.save_every == 0 and p.row < n_rows):
-                flush()
+            if r.stop or (cfg.checkpoint_every and p.global_step % cfg.checkpoint_every == 0 and p.row < n_rows):
                 self.save_state()
-            if stop:
+            if r.stop:
                 return True
         self.epoch_seconds = time.perf_counter() - started
         self.epoch_tokens = epoch_tokens
         return False
 
     def end_epoch(self, data: _Data) -> Evaluated:
-        """Validate, keep the best model, anneal the lr, log, and save the state."""
+        """Validate (on rank 0), keep the best model, anneal the lr, log, and save the state."""
         cfg, p = self.cfg, self.progress
         train_loss = p.loss_sum / max(p.loss_tokens, 1)
         record: dict[str, Any] = {
@@ -272,9 +193,13 @@ class _Run:
             "tokens_per_s": round(self.epoch_tokens / max(self.epoch_seconds, 1e-9), 1),
             "epoch_seconds": round(self.epoch_seconds, 2),
         }
+        if cfg.skip_nonfinite:
+            record["skipped_batches"] = self.engine.skipped
         current = train_loss
         if data.valid is not None:
-            scores = score_lm(self.model, data.valid, cfg.eval_batch_size, cfg.bptt, self.device)
+            valid = data.valid
+            scores = self.dist.from_main(lambda: score_lm(self.model, valid, cfg.eval_batch_size, cfg.bptt,
+                                                          self.device))
             record.update({f"valid_{k}": v for k, v in scores.items()})
             current = scores["loss"]
         improved = current < p.best
@@ -287,7 +212,8 @@ class _Run:
                 p.lr = max(p.lr * cfg.lr_decay, cfg.min_lr)
             p.stopped_early = bool(cfg.patience and p.bad_epochs >= cfg.patience)
         p.history.append(record)
-        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in p.history))
+        if self.dist.is_main:
+            atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in p.history))
         p.epoch, p.row, p.step, p.loss_sum, p.loss_tokens = p.epoch + 1, 0, 0, 0.0, 0
         self.hidden = None
         self.save_state()
@@ -296,6 +222,8 @@ class _Run:
 
 def _load_state(cfg: TrainLMConfig, spath: Path) -> tuple[TrainLMConfig, dict[str, Any]]:
     state = checkpoint.load(spath, task="lm", kind="train-state")
+    if "save_every" in state["train_config"]:  # the option's name before --checkpoint-every
+        state["train_config"]["checkpoint_every"] = state["train_config"].pop("save_every")
     stored = from_dict(TrainLMConfig, state["train_config"], where=f"{spath}: config")
     return replace(stored, epochs=cfg.epochs), state
 
@@ -309,16 +237,17 @@ def train_lm(
     device: torch.device | None = None,
     resume: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
+    dist: Dist | None = None,
 ) -> Iterator[Step | Evaluated | Info | Done]:
     """Train a language model, yielding events; see the module docstring."""
-    device = device or torch.device("cpu")
+    device, dist = device or torch.device("cpu"), dist or Dist()
     out = Path(out)
     state: dict[str, Any] | None = None
     if resume and state_path(out).exists():
         stored_epochs = cfg.epochs
         cfg, state = _load_state(cfg, state_path(out))
         p = state["progress"]
-        yield Info(f"resuming from {state_path(out)} at epoch {p['epoch'] + 1}, step {p['step']} "
+        yield Info(f"resuming from {state_path(out)} at epoch {p['epoch'] + 1}, batch {p['step']} "
                    f"(--epochs {stored_epochs}; the other options are the stored ones)")
     elif resume:
         yield Info(f"nothing to resume ({state_path(out)} does not exist); starting a new run")
@@ -326,28 +255,31 @@ def train_lm(
     seed_everything(cfg.seed)
     if state is not None:
         vocab = Vocab(state["vocab"]["tokens"])
-        data = _Data(cfg, vocab, train, valid, test)
+        data = _Data(cfg, vocab, train, valid, test, dist=dist)
     else:
         tokens = read_tokens(train, cfg.level, cfg.encoding)
         vocab = build_vocab(tokens, cfg.level, cfg.min_freq, cfg.max_vocab)
-        data = _Data(cfg, vocab, train, valid, test, train_tokens=tokens)
+        data = _Data(cfg, vocab, train, valid, test, train_tokens=tokens, dist=dist)
         yield Info(f"{train}: {data.n_tokens:,} tokens, vocabulary {len(vocab):,}")
 
-    run = _Run(cfg, vocab, out, device)
+    if device.type == "cuda":  # the laid-out token ids (8 bytes a token) fit: no copy per step
+        data.train_x, data.train_y = data.train_x.to(device), data.train_y.to(device)
+    run = _Run(cfg, vocab, out, device, dist)
     p = run.progress
     if state is not None:
         run.restore(state)
         p = run.progress
+        if note := run.engine.world_note(state):
+            yield Info(note)
         if p.stopped_early:
             yield Info("this run had already stopped early; nothing left to train")
 
     while p.epoch < cfg.epochs and not p.stopped_early:
         p.lr = _lr_for_epoch(cfg, p.epoch + 1, p.lr)
-        set_lr(run.optimizer, p.lr)
-        interrupted = yield from run.train_epoch(data, should_stop)
-        if interrupted:
-            yield Info(f"interrupted: training state saved to {run.state_path}; continue with --resume")
-            yield Done({"interrupted": True, "state": str(run.state_path)}, interrupted=True)
+        set_lr(run.engine.optimizer, p.lr)
+        stopped = yield from run.train_epoch(data, should_stop)
+        if stopped:
+            yield from interrupted(run.state_path, p.global_step)
             return
         yield run.end_epoch(data)
         if p.stopped_early:
@@ -357,7 +289,7 @@ def train_lm(
         run.save_model(p.best_metrics)
     summary: dict[str, Any] = {"model": str(out), "epochs": p.epoch, "vocab_size": len(vocab)}
     summary.update({k: v for k, v in p.best_metrics.items() if k.startswith("valid_") or k == "epoch"})
-    if data.test is not None:
+    if data.test is not None and dist.is_main:
         payload = checkpoint.load(out, task="lm")
         run.model.load_state_dict(payload["state_dict"])
         scores = {f"test_{k}": v for k, v in score_lm(run.model, data.test, cfg.eval_batch_size, cfg.bptt,

@@ -4,12 +4,11 @@ Tags in chunk/entity schemes (IOB1, BIO, BIOES) are detected on the training
 file, checked, and rewritten as BIOES for training; predictions are written back
 in the scheme the user asks for. Like `train_lm`, `train_tagger` is a generator
 of events; the best model by dev entity F1 (token accuracy for tag sets without
-B-/I- prefixes) is kept, and `<out>.state.pt` allows `--resume` at an epoch
-boundary."""
+B-/I- prefixes) is kept, and `<out>.state.pt` allows an exact `--resume` from
+the last checkpoint (see `epochs.py`)."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -19,18 +18,20 @@ from typing import Any
 import torch
 
 from rnn_cli.config import from_dict, to_dict
+from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.conll import Sentence, check_tags
 from rnn_cli.data.schemes import PLAIN, allowed_transitions, convert, detect_scheme
-from rnn_cli.data.tagging import TagBatch, TaggingVocabs, build_vocabs, training_batches
+from rnn_cli.data.tagging import CHUNK_BATCHES, TagBatch, TaggingVocabs, build_vocabs, encode_batch
 from rnn_cli.data.text import display_name
 from rnn_cli.errors import ConfigError, DataFormatError
 from rnn_cli.metrics import tagging_scores
 from rnn_cli.models.rnn import CELLS
 from rnn_cli.models.tagger import Tagger, TaggerConfig
 from rnn_cli.seed import seed_everything
-from rnn_cli.tag_predict import LoadedTagger, predict
+from rnn_cli.tag_predict import LoadedTagger, check_known_tags, predict
 from rnn_cli.tagging_io import FORMATS, read_sentences
-from rnn_cli.training.epochs import LoopOptions, TaskSpec, load_state, run_epochs, state_path
+from rnn_cli.training.distributed import Dist
+from rnn_cli.training.epochs import LoopOptions, TaskSpec, load_state, resumed_message, run_epochs, state_path
 from rnn_cli.training.events import Done, Evaluated, Info, Step
 from rnn_cli.training.optim import OPTIMIZERS
 
@@ -57,6 +58,7 @@ class TrainTaggerConfig:
     layers: int = 1
     hidden_size: int = 200
     dropout: float = 0.5
+    word_dropout: float = 0.0  # training: a word seen once becomes <unk> with this probability
     decoder: str = "crf"
     epochs: int = 50
     batch_size: int = 10
@@ -69,6 +71,9 @@ class TrainTaggerConfig:
     patience: int = 5
     seed: int = 1234
     log_every: int = 20
+    checkpoint_every: int = 0  # also save the training state every N steps; 0: at epoch ends only
+    amp: bool = False  # autocast (bf16 where supported, else fp16 with a gradient scaler)
+    skip_nonfinite: bool = False  # skip batches with a non-finite loss instead of stopping
 
     def __post_init__(self) -> None:
         checks = [
@@ -82,6 +87,7 @@ class TrainTaggerConfig:
             (self.layers >= 1 and self.hidden_size >= 1, "hidden_size", "layers and sizes must be >= 1"),
             (self.word_embedding_size >= 1, "word_embedding_size", "must be >= 1"),
             (0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)"),
+            (0.0 <= self.word_dropout < 1.0, "word_dropout", "must be in [0, 1)"),
             (self.epochs >= 0, "epochs", "must be >= 0"),
             (self.batch_size >= 1, "batch_size", "must be >= 1"),
             (self.lr > 0, "lr", "must be > 0"),
@@ -90,6 +96,7 @@ class TrainTaggerConfig:
             (self.min_freq >= 1, "min_freq", "must be >= 1"),
             (self.patience >= 0, "patience", "must be >= 0"),
             (self.log_every >= 1, "log_every", "must be >= 1"),
+            (self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0"),
         ]
         for ok, name, why in checks:
             if not ok:
@@ -160,6 +167,15 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str, test: str | None,
     return cfg, scheme, train_t, dev_s, test_s, vocabs, matrix, found
 
 
+def _singletons(sentences: list[Sentence], vocabs: TaggingVocabs, device: torch.device) -> torch.Tensor:
+    """(V,) bool: the word ids seen exactly once in `sentences`."""
+    counts = Counter(w for s in sentences for w in s.tokens)
+    ids = [vocabs.words.stoi[w] for w, n in counts.items() if n == 1 and w in vocabs.words.stoi]
+    mask = torch.zeros(len(vocabs.words), dtype=torch.bool)
+    mask[ids] = True
+    return mask.to(device)
+
+
 def _model_config(cfg: TrainTaggerConfig, vocabs: TaggingVocabs, scheme: str) -> TaggerConfig:
     allowed, start, end = allowed_transitions(vocabs.tags.itos, PLAIN if scheme == PLAIN else "bioes")
     return TaggerConfig(
@@ -180,6 +196,7 @@ def train_tagger(
     device: torch.device | None = None,
     resume: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
+    dist: Dist | None = None,
 ) -> Iterator[Step | Evaluated | Info | Done]:
     device = device or torch.device("cpu")
     state = None
@@ -187,7 +204,7 @@ def train_tagger(
         state = load_state(out, "tagger")
         cfg = replace(from_dict(TrainTaggerConfig, state["train_config"], where=f"{state_path(out)}: config"),
                       epochs=cfg.epochs)
-        yield Info(f"resuming from {state_path(out)} after epoch {state['progress']['epoch']}")
+        yield Info(resumed_message(state_path(out), state))
     elif resume:
         yield Info(f"nothing to resume ({state_path(out)} does not exist); starting a new run")
 
@@ -208,9 +225,17 @@ def train_tagger(
     loaded = LoadedTagger(model, vocabs, scheme, PLAIN if scheme == PLAIN else "bioes", train_config, {})
     metric = "accuracy" if scheme == PLAIN else "f1"
 
+    singletons = _singletons(train_s, vocabs, device) if cfg.word_dropout > 0 else None
+
     def loss(batch: TagBatch) -> tuple[torch.Tensor, int]:
         b = batch.to(device)
-        return model.loss(b.words, b.chars, b.mask, b.tags), b.words.size(0)
+        words = b.words
+        if singletons is not None:
+            # Lample et al. 2016: words seen once are sometimes <unk> in training, so that
+            # the <unk> vector (what unseen words get at test time) is learned.
+            drop = singletons[words] & (torch.rand(words.shape, device=device) < cfg.word_dropout)
+            words = words.masked_fill(drop, vocabs.words.unk_index)
+        return model.loss(words, b.chars, b.mask, b.tags), b.words.size(0)
 
     def evaluate() -> dict[str, Any]:
         scores = score_tagger(loaded, dev_s, 64, device)
@@ -220,14 +245,16 @@ def train_tagger(
         scores = score_tagger(loaded, test_s or [], 64, device)
         return {f"test_{k}": scores[k] for k in ("accuracy", "f1") if k in scores}
 
+    lengths = [len(s) for s in train_s]
     spec = TaskSpec(
         task="tagger", model=model, model_config=to_dict(model_cfg), train_config=train_config,
-        vocab=vocabs.to_dict(), batches=lambda g: training_batches(train_s, vocabs, cfg.batch_size, g),
-        steps_per_epoch=math.ceil(len(train_s) / cfg.batch_size), loss=loss, evaluate=evaluate,
+        vocab=vocabs.to_dict(), order=lambda g, b: length_buckets(lengths, b, g, chunk=CHUNK_BATCHES),
+        make_batch=lambda idx: encode_batch([train_s[i] for i in idx], vocabs, idx), batch_size=cfg.batch_size,
+        loss=loss, evaluate=evaluate,
         metric=f"dev_{metric}", test=score_test if test_s is not None else None)
     opts = LoopOptions(cfg.epochs, cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.lr_decay, cfg.clip,
-                       cfg.patience, cfg.seed, cfg.log_every)
-    for event in run_epochs(spec, opts, out, state, should_stop):
+                       cfg.patience, cfg.seed, cfg.log_every, cfg.checkpoint_every, cfg.amp, cfg.skip_nonfinite)
+    for event in run_epochs(spec, opts, out, state, should_stop, device, dist):
         if isinstance(event, Done) and not event.interrupted:
             event.summary["scheme"] = scheme
         yield event
@@ -242,4 +269,5 @@ def evaluate_tagger_file(tagger: LoadedTagger, path: str, device: torch.device, 
     sentences = read_tagged(path, cfg)
     for s in sentences:
         check_tags(s, tagger.scheme, path)
+        check_known_tags(tagger, s, path)
     return {"file": path, **score_tagger(tagger, sentences, batch_size, device)}

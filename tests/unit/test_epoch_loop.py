@@ -3,6 +3,8 @@ uninterrupted one, and an interrupted run keeps its last finished epoch."""
 
 import torch
 
+from rnn_cli.models.tagger import Tagger
+from rnn_cli.training.checkpoint import build_model, load
 from rnn_cli.training.epochs import metrics_path, state_path
 from rnn_cli.training.events import Done
 from rnn_cli.training.tagger import TrainTaggerConfig, train_tagger
@@ -41,3 +43,22 @@ def test_stop_request_ends_with_an_interrupted_done_and_keeps_the_epoch(samples,
     state = torch.load(state_path(tmp_path / "m.pt"), weights_only=True)
     assert state["progress"]["epoch"] == 1
     assert (tmp_path / "m.pt").exists()
+
+
+def test_word_dropout_learns_the_unknown_word_vector(samples, tmp_path):
+    """Without word dropout no training word maps to <unk>, so its vector (what unseen
+    words get) keeps its random start; with it, words seen once stand in for <unk>."""
+    rows = {}
+    for p in (0.0, 0.5):
+        cfg = TrainTaggerConfig(**{**CFG.__dict__, "epochs": 1, "word_dropout": p})
+        run(samples, tmp_path / f"m{p}.pt", cfg=cfg)
+        payload = load(tmp_path / f"m{p}.pt", task="tagger")
+        model, _ = build_model(payload, "m")
+        torch.manual_seed(cfg.seed)
+        assert isinstance(model, Tagger)
+        unk = payload["vocab"]["words"].index("<unk>")
+        fresh = Tagger(model.config).embedding.weight[unk]
+        rows[p] = (model.embedding.weight[unk].detach(), fresh)
+    assert torch.equal(rows[0.0][1], rows[0.5][1])
+    assert torch.allclose(rows[0.0][0], rows[0.0][1])  # never trained
+    assert not torch.allclose(rows[0.5][0], rows[0.5][1], atol=1e-4)  # learned
