@@ -22,12 +22,16 @@ class LoadedClassifier:
     vocabs: ClassVocabs
     config: dict[str, Any]  # the training options (tokenizer, lowercase, max_length, ...)
     payload: dict[str, Any]
+    truncated: int = 0  # texts cut at max_length so far
 
     def tokens(self, text: str) -> list[str]:
         """Tokenise as in training, cut at the training `max_length` (0: no limit)."""
         toks = tokenize(text, self.config["tokenizer"], self.config["lowercase"])
         limit = self.config["max_length"]
-        return toks[:limit] if limit else toks
+        if limit and len(toks) > limit:
+            self.truncated += 1
+            return toks[:limit]
+        return toks
 
 
 def load_classifier(path: str, device: torch.device, payload: dict[str, Any] | None = None) -> LoadedClassifier:

@@ -26,7 +26,13 @@ def convert_sentences(path: str, target: str, source: str = "auto", tag_column: 
     for name in (target, source):
         if name != "auto" and (name not in SCHEMES or name == PLAIN):
             raise ConfigError(f"unknown tag scheme '{name}' (choose from iob1, bio, bioes)")
+    if tag_column == 0:
+        raise ConfigError("--tag-column 0 is the word column")
     sentences: Iterator[Sentence] = read_conll(path, tag_column=tag_column, encoding=encoding)
+    head = next(sentences, None)
+    if head is None:
+        raise DataFormatError(display_name(path), None, "file is empty (no sentences)")
+    sentences = itertools.chain([head], sentences)
     if source == "auto":
         source, sentences = detect_stream(sentences, path)
         if source == PLAIN:

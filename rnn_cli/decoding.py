@@ -48,11 +48,20 @@ def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     return logits
 
 
+PRIME_CHUNK = 1024  # prompt tokens per forward pass: memory stays bounded for any prompt
+
+
 @torch.inference_mode()
 def prime(model: RNNLM, prompt: list[int], device: torch.device) -> tuple[torch.Tensor, Hidden]:
-    """Run the prompt through the model: last-step logits `(V,)` and the state."""
-    x = torch.tensor(prompt, dtype=torch.long, device=device).view(-1, 1)  # (T, 1)
-    logits, hidden = model(x)
+    """Run the prompt through the model a chunk at a time (the state carries over, so the
+    result equals one pass): last-step logits `(V,)` and the state."""
+    if not prompt:
+        raise ValueError("empty prompt")
+    logits, hidden = None, None
+    for start in range(0, len(prompt), PRIME_CHUNK):
+        x = torch.tensor(prompt[start:start + PRIME_CHUNK], dtype=torch.long, device=device).view(-1, 1)  # (T, 1)
+        logits, hidden = model(x, hidden)
+    assert logits is not None
     return logits[-1, 0], hidden
 
 

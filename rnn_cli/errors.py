@@ -4,9 +4,10 @@ the CLI maps it to a one-line message and an exit status in one place."""
 from __future__ import annotations
 
 EXIT_OK = 0
-EXIT_UNEXPECTED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_UNEXPECTED = 1  # an internal error: a bug (--debug shows the traceback)
+EXIT_USAGE = 2  # bad input, options or files, an unwritable output (one line names the file)
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE), as `seq 1e9 | head -1`
 
 
 class RnnCliError(Exception):

@@ -40,7 +40,10 @@ def tagging_scores(gold: list[list[str]], pred: list[list[str]], scheme: str) ->
 
     g = [convert(s, scheme, "bioes") for s in gold]
     p = [convert(s, scheme, "bioes") for s in pred]
-    report = classification_report(g, p, mode="strict", scheme=IOBES, output_dict=True, zero_division=0)
+    if any(t != "O" for s in g for t in s) or any(t != "O" for s in p for t in s):
+        report = classification_report(g, p, mode="strict", scheme=IOBES, output_dict=True, zero_division=0)
+    else:
+        report = {}  # no entity on either side: nothing to average (seqeval would warn and give NaN)
     per_type = {}
     for name, row in report.items():
         entry = {"precision": float(row["precision"]), "recall": float(row["recall"]),

@@ -6,7 +6,7 @@ from itertools import zip_longest
 from typing import Any
 
 from rnn_cli.conversion import detect_stream
-from rnn_cli.data.conll import read_conll
+from rnn_cli.data.conll import check_tags, read_conll
 from rnn_cli.data.text import display_name
 from rnn_cli.errors import DataFormatError
 from rnn_cli.metrics import tagging_scores
@@ -23,13 +23,17 @@ def score_files(gold_path: str, pred_path: str, scheme: str = "auto", gold_colum
     pred: list[list[str]] = []
     for g, p in zip_longest(gold_iter, read_conll(pred_path, tag_column=pred_column, encoding=encoding)):
         if g is None or p is None:
+            if not gold:  # the shorter file has no sentence at all
+                raise DataFormatError(display_name(gold_path if g is None else pred_path), None,
+                                      "file is empty (no sentences)")
             longer, name = (p, pred_path) if g is None else (g, gold_path)
             raise DataFormatError(display_name(name), longer.first_line,
                                   f"has more sentences than {display_name(gold_path if g is None else pred_path)}")
+        check_tags(g, scheme, gold_path)  # the reference must be well formed; predictions are read as conlleval does
         if len(g) != len(p):
             raise DataFormatError(display_name(pred_path), p.first_line,
-                                  f"sentence has {len(p)} tokens but the gold sentence at line "
-                                  f"{g.first_line} has {len(g)}")
+                                  f"sentence has {len(p)} tokens but the gold sentence at "
+                                  f"{display_name(gold_path)}:{g.first_line} has {len(g)}")
         gold.append(g.tags or [])
         pred.append(p.tags or [])
     if not gold:

@@ -4,7 +4,9 @@ each token's marginal probability and the k best tag sequences. The library side
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,8 @@ import torch
 from rnn_cli.data.conll import Sentence
 from rnn_cli.data.schemes import OUTSIDE, PLAIN, convert, split_tag
 from rnn_cli.data.tagging import TaggingVocabs, decode_tags, prediction_batches
+from rnn_cli.data.text import display_name
+from rnn_cli.errors import DataFormatError
 from rnn_cli.models.tagger import Tagger
 from rnn_cli.training import checkpoint
 
@@ -34,6 +38,27 @@ def load_tagger(path: str, device: torch.device, payload: dict[str, Any] | None 
     cfg = payload["train_config"]
     return LoadedTagger(model.to(device), TaggingVocabs.from_dict(payload["vocab"]), cfg["scheme"],
                         PLAIN if cfg["scheme"] == PLAIN else "bioes", cfg, payload)
+
+
+def check_known_tags(tagger: LoadedTagger, sentence: Sentence, path: str) -> None:
+    """Refuse a gold tag the model cannot predict (an entity type, or a plain tag, that
+    was not in its training data), at the tag's line: scoring it would quietly count
+    every such entity as missed."""
+    if sentence.tags is None:
+        return
+    known = tagger.vocabs.tags.stoi
+    for i, tag in enumerate(sentence.tags):
+        parsed = split_tag(tag) if tagger.train_scheme != PLAIN else None
+        if parsed is not None and parsed[0] != OUTSIDE:
+            if any(f"{prefix}-{parsed[1]}" in known for prefix in "BIES"):
+                continue
+            what = f"entity type '{parsed[1]}'"
+        elif tag in known or parsed is not None:
+            continue
+        else:
+            what = f"tag '{tag}'"
+        raise DataFormatError(display_name(path), sentence.line_of(i),
+                              f"{what} does not occur in the model's training data")
 
 
 @dataclass
@@ -66,20 +91,76 @@ def _probability_groups(tags: list[str], target: str) -> torch.Tensor:
     return groups
 
 
+def _pieces(sentences: Iterable[Sentence], max_length: int, owners: deque[tuple[Sentence, int]],
+            on_split: Callable[[Sentence, int], None] | None) -> Iterator[Sentence]:
+    """Each sentence, or its pieces of at most `max_length` tokens; `owners` gets
+    `(sentence, number of pieces)` before the first piece is given out."""
+    for s in sentences:
+        if max_length <= 0 or len(s) <= max_length:
+            owners.append((s, 1))
+            yield s
+            continue
+        starts = range(0, len(s), max_length)
+        owners.append((s, len(starts)))
+        if on_split is not None:
+            on_split(s, len(starts))
+        for a in starts:
+            yield Sentence(s.tokens[a: a + max_length], None, s.rows[a: a + max_length], s.line_of(a))
+
+
 @torch.inference_mode()
 def predict(tagger: LoadedTagger, sentences: Iterable[Sentence], batch_size: int, device: torch.device,
-            scheme: str | None = None, probs: bool = False, nbest: int = 0) -> Iterator[Prediction]:
+            scheme: str | None = None, probs: bool = False, nbest: int = 0, max_length: int = 0,
+            on_split: Callable[[Sentence, int], None] | None = None) -> Iterator[Prediction]:
     """Yield a `Prediction` per sentence in input order, streaming: sentences are read,
     tagged and given back a window at a time. Tags are in `scheme` (default: the
     training data's); `probs` adds marginals (forward-backward), `nbest` > 0 the k best
-    sequences with their probabilities (k-best Viterbi, normalised by the partition)."""
-    model, vocabs = tagger.model, tagger.vocabs
-    model.eval()
-    target = scheme or tagger.scheme
+    sequences with their probabilities (k-best Viterbi, normalised by the partition).
 
+    A sentence longer than `max_length` tokens (> 0) is tagged in pieces of at most
+    `max_length`, each on its own, and the pieces' tags are joined (`on_split` is told
+    first): memory and time stay bounded however long a line is. The model's constrained
+    decoding makes each piece's BIOES tags valid alone, so the joined sequence is valid
+    too, though an entity that crosses a cut comes out as two. A split sentence's n-best
+    list holds one sequence: the joined best, with the product of the pieces' probabilities."""
+    owners: deque[tuple[Sentence, int]] = deque()
+    pending: list[Prediction] = []
+    for piece in _predict_pieces(tagger, _pieces(sentences, max_length, owners, on_split), batch_size, device,
+                                 scheme, probs, nbest):
+        pending.append(piece)
+        owner, count = owners[0]
+        if len(pending) < count:
+            continue
+        owners.popleft()
+        yield _joined(tagger, owner, pending, scheme or tagger.scheme)
+        pending = []
+
+
+def _joined(tagger: LoadedTagger, sentence: Sentence, pieces: list[Prediction], target: str) -> Prediction:
+    """One sentence's prediction from its pieces' (model-scheme) predictions, in `target`."""
     def to_target(seq: list[str]) -> list[str]:
         return seq if tagger.train_scheme == PLAIN else convert(seq, "bioes", target)
 
+    if len(pieces) == 1:
+        p = pieces[0]
+        k_best = [(to_target(t), q) for t, q in p.nbest] if p.nbest is not None else None
+        return Prediction(sentence, to_target(p.tags), p.probs, k_best)
+    tags = [t for p in pieces for t in p.tags]
+    token_probs = [x for p in pieces for x in p.probs] if pieces[0].probs is not None else None
+    k_best = None
+    if pieces[0].nbest is not None:
+        joint = math.prod(p.nbest[0][1] for p in pieces if p.nbest)
+        k_best = [(to_target(tags), joint)]
+    return Prediction(sentence, to_target(tags), token_probs, k_best)
+
+
+@torch.inference_mode()
+def _predict_pieces(tagger: LoadedTagger, sentences: Iterable[Sentence], batch_size: int, device: torch.device,
+                    scheme: str | None, probs: bool, nbest: int) -> Iterator[Prediction]:
+    """`predict` without the joining: tags in the model's own scheme (BIOES or plain)."""
+    model, vocabs = tagger.model, tagger.vocabs
+    model.eval()
+    target = scheme or tagger.scheme
     groups = _probability_groups(vocabs.tags.itos, target).to(device) if probs else None
     for window, batches in prediction_batches(sentences, vocabs, batch_size):
         results: list[Prediction | None] = [None] * len(window)
@@ -101,11 +182,10 @@ def predict(tagger: LoadedTagger, sentences: Iterable[Sentence], batch_size: int
                 for row_seqs, row_probs, n in zip(seqs.cpu(), seq_probs.cpu().tolist(), batch.lengths.tolist()):
                     decoded = decode_tags(row_seqs, [n] * len(row_probs), vocabs)
                     # Fewer than k allowed sequences: the rest have probability 0 (score -inf).
-                    k_best.append([(to_target(s), p) for s, p in zip(decoded, row_probs) if p > 0.0] or
-                                  [(to_target(decoded[0]), row_probs[0])])
+                    k_best.append([(s, p) for s, p in zip(decoded, row_probs) if p > 0.0] or
+                                  [(decoded[0], row_probs[0])])
             for j, i in enumerate(batch.indices):
-                results[i] = Prediction(window[i], to_target(best[j]),
-                                        token_probs[j] if token_probs is not None else None,
+                results[i] = Prediction(window[i], best[j], token_probs[j] if token_probs is not None else None,
                                         k_best[j] if k_best is not None else None)
         for result in results:
             assert result is not None

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from rnn_cli.data.conll import Sentence, detect_format, read_conll, read_conllu, read_tokenized
 from rnn_cli.data.text import STDIN
+from rnn_cli.errors import ConfigError
 
 FORMATS = ("auto", "conll", "conllu", "text")
 
@@ -16,7 +17,9 @@ def read_sentences(path: str, fmt: str = "auto", word_column: int = 0, tag_colum
 
     `auto` looks at the first line of a file (stdin is read as CoNLL columns)."""
     if fmt not in FORMATS:
-        raise ValueError(f"invalid format: {fmt!r}")
+        raise ConfigError(f"--input-format: unknown format '{fmt}' ({', '.join(FORMATS)})")
+    if tag_column is not None and tag_column == word_column and fmt in ("auto", "conll"):
+        raise ConfigError(f"the word and tag columns are the same ({word_column}): choose another tag or word column")
     if fmt == "auto":
         fmt = "conll" if path == STDIN else detect_format(path, encoding)
     if fmt == "conllu":

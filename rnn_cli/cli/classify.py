@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from rnn_cli.cli._console import handle_errors
+from rnn_cli.cli._console import handle_errors, warn
 from rnn_cli.cli._options import DeviceOpt
 
 
@@ -36,7 +36,8 @@ def command(
     from rnn_cli.cli._cls_format import FORMATS, write_prediction
     from rnn_cli.data.classification import FORMATS as INPUTS
     from rnn_cli.data.classification import read_examples
-    from rnn_cli.errors import ConfigError
+    from rnn_cli.data.text import STDIN, display_name
+    from rnn_cli.errors import ConfigError, DataFormatError
     from rnn_cli.seed import select_device
 
     if output_format not in FORMATS:
@@ -56,6 +57,13 @@ def command(
     cfg = loaded.config
     examples = read_examples(data, input_format, cfg.get("text_column"), cfg.get("label_column"), encoding,
                              labels="ignore")
+    count = 0
     for p in predict(loaded, examples, batch_size, dev, explain=explain):
         write_prediction(p, output_format, sys.stdout, probs, top_k, loaded.model.config.multi_label)
         sys.stdout.flush()
+        count += 1
+    if loaded.truncated:
+        warn(f"{display_name(data)}: {loaded.truncated} text(s) longer than the model's max length "
+             f"({cfg['max_length']} tokens) were cut to it")
+    if count == 0 and data != STDIN:
+        raise DataFormatError(display_name(data), None, "file is empty (no texts)")

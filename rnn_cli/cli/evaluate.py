@@ -37,6 +37,8 @@ def command(
     if gold is not None or pred is not None:
         if gold is None or pred is None or model is not None:
             raise ConfigError("--gold and --pred go together, without a model")
+        if gold == pred == "-":
+            raise ConfigError("--gold and --pred cannot both be stdin (-)")
         from rnn_cli.tag_eval import score_files
 
         result = score_files(gold, pred, scheme.value, encoding=encoding)

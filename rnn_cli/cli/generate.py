@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Optional
 
@@ -39,6 +40,8 @@ def command(
     from rnn_cli.lm_task import encode_prompt, generate, load_lm, stream_text
     from rnn_cli.seed import select_device
 
+    if not (math.isfinite(temperature) and math.isfinite(top_p)):
+        raise ConfigError("--temperature and --top-p must be finite numbers")
     try:
         config = SamplingConfig(max_tokens, temperature, top_k, top_p, greedy)
     except ValueError as exc:

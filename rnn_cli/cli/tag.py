@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
-from rnn_cli.cli._console import handle_errors
+from rnn_cli.cli._console import handle_errors, warn
 from rnn_cli.cli._options import Device
+
+if TYPE_CHECKING:
+    from rnn_cli.data.conll import Sentence
 
 
 @handle_errors
@@ -23,6 +27,10 @@ def command(
                                "(forward-backward; for IOB1 output, of its entity type)."),
     nbest: int = typer.Option(0, "--nbest", metavar="K", help="Write the K most probable tag sequences "
                               "(conll: K tag columns after a '# score p1 ... pK' line; probabilities sum to <= 1)."),
+    max_length: int = typer.Option(1000, "--max-length", metavar="N", help="Tag a sentence longer than N "
+                                   "tokens in pieces of at most N, each on its own (an entity across a cut comes "
+                                   "out as two; --nbest gives one sequence), with a note on stderr: a missing "
+                                   "sentence break cannot exhaust memory. 0: no limit."),
     batch_size: int = typer.Option(64, help="Sentences per batch."),
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
@@ -35,7 +43,8 @@ def command(
     """
     from rnn_cli.cli._tag_format import FORMATS, write_prediction
     from rnn_cli.data.schemes import PLAIN
-    from rnn_cli.errors import ConfigError
+    from rnn_cli.data.text import STDIN, display_name
+    from rnn_cli.errors import ConfigError, DataFormatError
     from rnn_cli.seed import select_device
     from rnn_cli.tag_predict import load_tagger, predict
     from rnn_cli.tagging_io import read_sentences
@@ -48,6 +57,8 @@ def command(
         raise ConfigError("--batch-size must be >= 1")
     if nbest < 0:
         raise ConfigError("--nbest must be >= 0 (0: off)")
+    if max_length < 0:
+        raise ConfigError("--max-length must be >= 0 (0: no limit)")
     dev = select_device(device.value)
     tagger = load_tagger(model, dev)
     if scheme and tagger.train_scheme == PLAIN:
@@ -55,7 +66,33 @@ def command(
     fmt = "text" if (input_format == "auto" and data == "-") else input_format
     sentences = read_sentences(data, fmt, word_column=word_column, tag_column=None, encoding=encoding)
     out_scheme = PLAIN if tagger.train_scheme == PLAIN else (scheme or tagger.scheme)
+    notes = SplitNotes(display_name(data), max_length)
+    count = 0
     for p in predict(tagger, (s for s in sentences if len(s) > 0), batch_size, dev, scheme or None,
-                     probs=probs, nbest=nbest):
+                     probs=probs, nbest=nbest, max_length=max_length, on_split=notes):
         write_prediction(p, output_format, sys.stdout, out_scheme)
         sys.stdout.flush()
+        count += 1
+    notes.close()
+    if count == 0 and data != STDIN:
+        raise DataFormatError(display_name(data), None, "file is empty (no sentences)")
+
+
+class SplitNotes:
+    """The notes for sentences tagged in pieces: the first few one by one, then a count."""
+
+    SHOWN = 3
+
+    def __init__(self, name: str, max_length: int) -> None:
+        self.name, self.max_length, self.count = name, max_length, 0
+
+    def __call__(self, sentence: Sentence, pieces: int) -> None:
+        self.count += 1
+        if self.count <= self.SHOWN:
+            warn(f"{self.name}:{sentence.first_line}: a sentence of {len(sentence)} tokens, tagged in {pieces} "
+                 f"pieces of at most {self.max_length} (--max-length)")
+
+    def close(self) -> None:
+        if self.count > self.SHOWN:
+            warn(f"{self.name}: {self.count} sentences longer than {self.max_length} tokens were tagged in "
+                 "pieces (--max-length)")

@@ -1,9 +1,11 @@
 """Atomic file writes: write a temporary file beside the target, flush it to disk,
-then rename it over the target, so a crash never leaves a half-written file."""
+then rename it over the target, so a crash never leaves a half-written file and a
+failure leaves the previous file as it was."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -13,16 +15,27 @@ from typing import IO
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
+    """A file object to write `path` with. A failure (an exception, a full disk) removes
+    the temporary file and re-raises; an `OSError` names `path`. A target that exists
+    but is not a regular file (`/dev/null`, `/dev/full`, a named pipe) is written
+    directly: there is no file to replace, and renaming over a device would replace it."""
     target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, expected a file", str(target))
+    if target.exists() and not target.is_file():
+        with _naming(target), open(target, mode, encoding=encoding) as fh:
+            yield fh
+        return
     directory = target.parent if str(target.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    with _naming(target):
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         # mkstemp creates 0600; give the file the permissions a plain open() would.
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, mode, encoding=encoding) as fh:
+        with _naming(target), os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -30,6 +43,17 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | 
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _naming(target: Path) -> Iterator[None]:
+    """Give an `OSError` without a file name (a failed write) the target's name."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc
         raise
 
 

@@ -141,6 +141,10 @@ def _json_example(name: str, n: int, line: str, labels: str) -> Example:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise DataFormatError(name, n, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise DataFormatError(name, n, "invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise DataFormatError(name, n, f"invalid JSON: {exc}"[:200]) from None
     if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
         raise DataFormatError(name, n, 'expected an object with a "text" string')
     found: list[str] | None = None

@@ -95,6 +95,22 @@ def _check_text_vectors(path: str, header: bool) -> None:
         raise DataFormatError(path, 1, f"the header says {count} vectors, the file has {n}")
 
 
+def _check_binary_header(path: str) -> None:
+    """The `count dim` header of a binary file must fit the file (each vector takes
+    `4 * dim` bytes and a word), before gensim allocates a `(count, dim)` array for it."""
+    with _open(path) as fh:
+        count, dim = (int(x) for x in fh.readline().split())
+    if count < 1 or dim < 1:
+        raise DataFormatError(path, 1, f"the header `{count} {dim}` announces no vectors")
+    need = count * (4 * dim + 2)
+    if not path.endswith(".gz") and need > os.path.getsize(path):
+        raise DataFormatError(path, 1, f"the header announces {count} vectors of {dim} values, more than the "
+                                       f"file's {os.path.getsize(path)} bytes hold (truncated, or a wrong header?)")
+    if need > os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"):
+        raise DataFormatError(path, 1, f"the header announces {count} vectors of {dim} values, more than this "
+                                       "machine's memory holds (a wrong header?)")
+
+
 def _find_bad_value(path: str, header: bool) -> DataFormatError | None:
     """Called only after gensim failed: the first value that is not a number."""
     for lineno, fields in _lines(path):
@@ -142,6 +158,8 @@ def load_vectors(path: str | os.PathLike[str], fmt: str = "auto") -> Any:
         text = fmt != "word2vec-binary"
         if text:
             _check_text_vectors(name, header=fmt == "word2vec")
+        else:
+            _check_binary_header(name)
         from gensim.models import KeyedVectors
 
         vectors = KeyedVectors.load_word2vec_format(
@@ -149,6 +167,9 @@ def load_vectors(path: str | os.PathLike[str], fmt: str = "auto") -> Any:
         )
     except DataFormatError:
         raise
+    except MemoryError:
+        raise DataFormatError(name, 1, "the header announces more vectors than fit in memory "
+                                       "(a wrong header, or not a word2vec file?)") from None
     except (ValueError, TypeError, EOFError, OSError, zlib.error, UnicodeDecodeError, IndexError) as exc:
         raise _explain(name, fmt, exc) from None
     if len(vectors) == 0:

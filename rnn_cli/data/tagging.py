@@ -26,6 +26,7 @@ from rnn_cli.data.conll import Sentence
 from rnn_cli.data.vocab import PAD, UNK, Vocab
 
 MAX_WORD_LENGTH = 30
+CHAR_CACHE_SIZE = 500_000  # word types whose character ids are kept
 CHUNK_BATCHES = 50  # training: sort by length inside chunks of this many batches
 WINDOW_BATCHES = 20  # prediction: read this many batches' worth of sentences ahead
 
@@ -35,6 +36,21 @@ class TaggingVocabs:
     words: Vocab  # <pad> = 0, <unk> = 1
     chars: Vocab  # <pad> = 0, <unk> = 1
     tags: Vocab  # no specials, sorted
+
+    def char_ids(self, words: Sequence[str], max_word_length: int) -> list[list[int]]:
+        """Each word's character ids (its first `max_word_length` characters). A hot path
+        when tagging, so each word type is encoded once: the cache (up to CHAR_CACHE_SIZE
+        types) lives on the vocabularies, which do not change after training."""
+        cache = self.__dict__.setdefault("_char_caches", {}).setdefault(max_word_length, {})
+        out = []
+        for w in words:
+            ids = cache.get(w)
+            if ids is None:
+                ids = self.chars.encode(w[:max_word_length])
+                if len(cache) < CHAR_CACHE_SIZE:
+                    cache[w] = ids
+            out.append(ids)
+        return out
 
     def to_dict(self) -> dict[str, list[str]]:
         """Plain lists of strings, for a checkpoint."""
@@ -101,13 +117,15 @@ def encode_batch(sentences: Sequence[Sentence], vocabs: TaggingVocabs, indices: 
         raise ValueError(f"{len(indices)} indices for {len(sentences)} sentences")
     lengths = [len(s) for s in sentences]
     n = max(lengths)
+    lengths_t = torch.tensor(lengths, dtype=torch.long)
+    mask = torch.arange(n).unsqueeze(0) < lengths_t.unsqueeze(1)  # (B, L)
     word_ids = [vocabs.words.encode(s.tokens) + [0] * (n - len(s)) for s in sentences]
-    char_ids = [[vocabs.chars.encode(w[:max_word_length]) for w in s.tokens] for s in sentences]
-    c = max((len(ids) for sent in char_ids for ids in sent), default=1) or 1
-    chars = torch.tensor(
-        [[ids + [0] * (c - len(ids)) for ids in sent] + [[0] * c] * (n - len(sent)) for sent in char_ids],
-        dtype=torch.long,
-    ).view(len(sentences), n, c)  # view: keeps the shape when n is 0
+    char_ids = [ids for s in sentences for ids in vocabs.char_ids(s.tokens, max_word_length)]  # real tokens
+    c = max((len(ids) for ids in char_ids), default=1) or 1
+    chars = torch.zeros(len(sentences), n, c, dtype=torch.long)  # (B, L, C), 0 = padding
+    if char_ids:
+        # The real tokens in row-major order are exactly the mask's True positions.
+        chars[mask] = torch.tensor([ids + [0] * (c - len(ids)) for ids in char_ids], dtype=torch.long)
     tags = None
     if with_tags and all(s.tags is not None for s in sentences):
         stoi = vocabs.tags.stoi
@@ -118,8 +136,6 @@ def encode_batch(sentences: Sequence[Sentence], vocabs: TaggingVocabs, indices: 
                 raise ValueError(f"tag {unknown[0]!r} (sentence at line {s.first_line}) is not in the tag vocabulary")
             rows.append([stoi[t] for t in s.tags or ()] + [0] * (n - len(s)))
         tags = torch.tensor(rows, dtype=torch.long).view(len(sentences), n)
-    lengths_t = torch.tensor(lengths, dtype=torch.long)
-    mask = torch.arange(n).unsqueeze(0) < lengths_t.unsqueeze(1)  # (B, L)
     words = torch.tensor(word_ids, dtype=torch.long).view(len(sentences), n)
     rows_at = list(indices) if indices is not None else list(range(len(sentences)))
     return TagBatch(words, chars, mask, tags, lengths_t, rows_at)

@@ -3,6 +3,7 @@ line so that an undecodable byte is reported with its line number."""
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import os
@@ -11,9 +12,10 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from rnn_cli.errors import DataFormatError
+from rnn_cli.errors import ConfigError, DataFormatError
 
 STDIN = "-"
+NUL = b"\x00"
 
 
 def display_name(path: str) -> str:
@@ -39,6 +41,16 @@ def _open_binary(path: str) -> BinaryIO:
     return fh
 
 
+def _check_encoding(encoding: str) -> None:
+    """Lines are split on the byte `\\n`, so the encoding must keep ASCII as it is."""
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        raise ConfigError(f"--encoding: unknown encoding '{encoding}'") from None
+    if info.name.startswith(("utf-16", "utf-32")):
+        raise ConfigError(f"--encoding: {info.name} is not supported (convert with iconv -f {info.name} -t utf-8)")
+
+
 def iter_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """Yield `(line_number, text)` with the line end (LF or CRLF) removed.
 
@@ -47,6 +59,7 @@ def iter_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     byte-order mark at the start is dropped.
     """
     name = display_name(path)
+    _check_encoding(encoding)
     fh = _open_binary(path)
     try:
         lineno = 0
@@ -57,6 +70,11 @@ def iter_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
                     raw = raw[:-1]
                 if raw.endswith(b"\r"):
                     raw = raw[:-1]
+                if NUL in raw:
+                    raise DataFormatError(
+                        name, lineno, f"NUL byte at column {raw.index(NUL) + 1}: binary data, or UTF-16/32 text "
+                        "(rnn-cli reads UTF-8 and other ASCII-compatible encodings; see --encoding)"
+                    )
                 try:
                     text = raw.decode(encoding)
                 except UnicodeDecodeError as exc:
@@ -66,8 +84,6 @@ def iter_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
                         f"cannot decode byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
                         f"as {encoding} (use --encoding to choose another)",
                     ) from None
-                except LookupError:
-                    raise DataFormatError(name, None, f"unknown encoding '{encoding}'") from None
                 if lineno == 1 and text.startswith("\ufeff"):
                     text = text[1:]
                 yield lineno, text

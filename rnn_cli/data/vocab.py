@@ -54,7 +54,10 @@ class Vocab:
         return i
 
     def encode(self, tokens: Iterable[str]) -> list[int]:
-        return [self.index(t) for t in tokens]
+        if self.unk is None:
+            return [self.index(t) for t in tokens]
+        get, unk = self.stoi.get, self.unk_index
+        return [get(t, unk) for t in tokens]
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         return [self.itos[i] for i in ids]

@@ -49,6 +49,8 @@ class _LinearCrossEntropy(torch.autograd.Function):
         grad.mul_((scale * valid).unsqueeze(1).to(grad.dtype))  # (N, V): d loss / d logits
         grad_b = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
         g = grad.to(h.dtype)  # bf16 under mixed precision, else the same tensor
+        # Under autocast h arrives in bf16/fp16 while the saved weight is fp32.
+        weight = weight.to(g.dtype)
         grad_h = (g @ weight).float() if ctx.needs_input_grad[0] else None
         grad_w = (g.t() @ h).float() if ctx.needs_input_grad[1] else None
         return grad_h, grad_w, grad_b, None, None, None
