@@ -70,3 +70,17 @@ def test_sampling_config_rejects_bad_values():
     for kwargs in ({"temperature": 0}, {"top_p": 0}, {"top_p": 1.5}, {"top_k": -1}, {"max_tokens": -1}):
         with pytest.raises(ValueError):
             SamplingConfig(**kwargs)
+
+
+def test_prime_in_chunks_equals_one_pass(model):
+    """A long prompt is run a chunk at a time (bounded memory) with the same result."""
+    from rnn_cli.decoding import PRIME_CHUNK, prime
+
+    torch.manual_seed(3)
+    prompt = torch.randint(0, model.config.vocab_size, (2 * PRIME_CHUNK + 50,)).tolist()
+    with torch.inference_mode():
+        logits, hidden = model(torch.tensor(prompt).view(-1, 1))
+    last, state = prime(model, prompt, torch.device("cpu"))
+    torch.testing.assert_close(last, logits[-1, 0])
+    for a, b in zip(torch.utils._pytree.tree_leaves(state), torch.utils._pytree.tree_leaves(hidden)):
+        torch.testing.assert_close(a, b)
