@@ -67,6 +67,9 @@ flair-venv:
 bench-classify:
 	for t in trec sst2 sst2-glove; do \
 		$(BIN)/python bench/bench_classify.py $$t --data-dir $(DATA) --out-dir $(RUNS)/bench || exit 1; done
+	for t in sst2 sst2-glove; do \
+		$(BIN)/python bench/bench_classify.py $$t --set ensemble=5 --tag=-ens5 --data-dir $(DATA) \
+			--out-dir $(RUNS)/bench || exit 1; done
 	$(BIN)/python bench/bench_classify.py trec-random --pooling all --data-dir $(DATA) --out-dir $(RUNS)/bench
 
 # 1 and 2 processes under torchrun (gloo, 1 thread each) for 200 steps of the PTB

@@ -12,13 +12,13 @@ import torch
 
 from rnn_cli.data.classification import Example, tokenize
 from rnn_cli.data.cls_batching import ClassVocabs, prediction_batches
-from rnn_cli.models.classifier import Classifier
+from rnn_cli.models.classifier import Classifier, ClassifierEnsemble
 from rnn_cli.training import checkpoint
 
 
 @dataclass
 class LoadedClassifier:
-    model: Classifier
+    model: Classifier | ClassifierEnsemble
     vocabs: ClassVocabs
     config: dict[str, Any]  # the training options (tokenizer, lowercase, max_length, ...)
     payload: dict[str, Any]

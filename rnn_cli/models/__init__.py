@@ -1,7 +1,7 @@
 """The model zoo: pure `nn.Module`s beside their config dataclasses. Nothing here
 reads files, prints, or knows about the command line."""
 
-from rnn_cli.models.classifier import Classifier, ClassifierConfig
+from rnn_cli.models.classifier import Classifier, ClassifierConfig, ClassifierEnsemble, build_classifier
 from rnn_cli.models.lm import RNNLM, LMConfig
 from rnn_cli.models.rnn import CELLS, EncoderConfig, RNNEncoder
 from rnn_cli.models.tagger import Tagger, TaggerConfig
@@ -10,8 +10,9 @@ from rnn_cli.models.tagger import Tagger, TaggerConfig
 MODELS = {
     "lm": (LMConfig, RNNLM),
     "tagger": (TaggerConfig, Tagger),
-    "classifier": (ClassifierConfig, Classifier),
+    "classifier": (ClassifierConfig, build_classifier),
 }
 
-__all__ = ["CELLS", "MODELS", "Classifier", "ClassifierConfig", "EncoderConfig", "LMConfig", "RNNEncoder", "RNNLM",
+__all__ = ["CELLS", "MODELS", "Classifier", "ClassifierConfig", "ClassifierEnsemble",
+           "build_classifier", "EncoderConfig", "LMConfig", "RNNEncoder", "RNNLM",
            "Tagger", "TaggerConfig"]

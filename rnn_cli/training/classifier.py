@@ -24,7 +24,7 @@ from rnn_cli.data.cls_batching import ClassBatch, ClassVocabs, build_class_vocab
 from rnn_cli.data.text import display_name
 from rnn_cli.errors import ConfigError, DataFormatError
 from rnn_cli.metrics import classification_scores
-from rnn_cli.models.classifier import POOLINGS, Classifier, ClassifierConfig
+from rnn_cli.models.classifier import POOLINGS, ClassifierConfig, build_classifier
 from rnn_cli.models.rnn import CELLS
 from rnn_cli.seed import seed_everything
 from rnn_cli.training.distributed import Dist
@@ -59,6 +59,8 @@ class TrainClassifierConfig:
     pooling: str = "max"
     attention_size: int = 100
     dropout: float = 0.5
+    word_dropout: float = 0.0  # training: each token becomes <unk> with this probability
+    ensemble: int = 1  # classifiers trained side by side, probabilities averaged
     multi_label: str = "auto"  # auto, yes, no; resolved on the training file
     class_weights: str = "none"  # none or auto (inverse frequency)
     metric: str = "auto"  # auto: accuracy (single-label) or micro-f1 (multi-label)
@@ -90,6 +92,8 @@ class TrainClassifierConfig:
             (min(self.layers, self.hidden_size, self.embedding_size, self.attention_size) >= 1, "hidden_size",
              "layers and sizes must be >= 1"),
             (0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)"),
+            (0.0 <= self.word_dropout < 1.0, "word_dropout", "must be in [0, 1)"),
+            (1 <= self.ensemble <= 64, "ensemble", "must be from 1 to 64"),
             (self.max_length >= 0, "max_length", "must be >= 0 (0: no limit)"),
             (self.epochs >= 0, "epochs", "must be >= 0"),
             (self.batch_size >= 1, "batch_size", "must be >= 1"),
@@ -263,8 +267,8 @@ def train_classifier(
         vocab_size=len(vocabs.words), num_labels=len(vocabs.labels), embedding_size=cfg.embedding_size,
         cell=cfg.cell, hidden_size=cfg.hidden_size, layers=cfg.layers, bidirectional=cfg.bidirectional,
         pooling=cfg.pooling, attention_size=cfg.attention_size, dropout=cfg.dropout, multi_label=multi,
-        freeze_embeddings=cfg.freeze_embeddings)
-    model = Classifier(model_cfg).to(device)
+        freeze_embeddings=cfg.freeze_embeddings, members=cfg.ensemble)
+    model = build_classifier(model_cfg).to(device)
     if matrix is not None and state is None:
         model.set_pretrained_embeddings(matrix.to(device))
     weights = _class_weights(train_d, vocabs, multi).to(device) if cfg.class_weights == "auto" else None
@@ -274,7 +278,14 @@ def train_classifier(
     def loss(batch: ClassBatch) -> tuple[torch.Tensor, int]:
         b = batch.to(device)
         assert b.labels is not None
-        return model.loss(b.words, b.lengths, b.labels, weights), b.words.size(0)
+        words = b.words
+        if cfg.word_dropout > 0:
+            # Each real token (index > 1: not <pad>, not already <unk>) is hidden
+            # behind <unk> with probability word_dropout, so the classifier cannot lean
+            # on a few words and the <unk> vector is learned.
+            drop = (words > vocabs.words.unk_index) & (torch.rand(words.shape, device=device) < cfg.word_dropout)
+            words = words.masked_fill(drop, vocabs.words.unk_index)
+        return model.loss(words, b.lengths, b.labels, weights), b.words.size(0)
 
     def summary(scores: dict[str, Any], prefix: str) -> dict[str, Any]:
         out = {f"{prefix}_accuracy": scores["accuracy"], f"{prefix}_macro_f1": scores["macro_f1"]}

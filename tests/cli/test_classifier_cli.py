@@ -125,3 +125,23 @@ def test_bad_input_exits_2_with_one_line(cli, genre_model, samples, tmp_path, ca
     assert res.returncode == 2
     lines = res.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and expect in lines[0] and "Traceback" not in lines[0], lines
+
+
+@pytest.mark.slow
+def test_ensemble_with_word_dropout_learns_explains_and_evaluates(cli, samples, tmp_path):
+    """`--ensemble 3 --word-dropout 0.2`: one model file of three members that learns the
+    genres, and whose classify, --explain and evaluate agree with each other."""
+    out, dev = tmp_path / "ens.pt", samples / "ewt.genre.dev.tsv"
+    res = cli("train-classifier", str(samples / "ewt.genre.train.tsv"), "--dev", str(dev), "--epochs", "4",
+              "--pooling", "attention", "--ensemble", "3", "--word-dropout", "0.2", *SMALL, "-o", str(out))
+    assert res.returncode == 0, res.stderr.decode()
+    summary = json.loads(res.stdout)
+    assert summary["dev_accuracy"] > 0.33, summary
+    info = cli("info", str(out), "--json")
+    assert info.returncode == 0 and '"members": 3' in info.stdout.decode(), info.stderr.decode()
+    scored = json.loads(cli("evaluate", str(out), str(dev), "--json", "--device", "cpu").stdout)
+    assert scored["accuracy"] == pytest.approx(summary["dev_accuracy"])
+    rows = [json.loads(line) for line in cli("classify", str(out), "--format", "jsonl", "--explain",
+                                             stdin="The food was great !\n").stdout.splitlines()]
+    assert sum(rows[0]["probs"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert sum(a["weight"] for a in rows[0]["attention"]) == pytest.approx(1.0, abs=1e-5)

@@ -105,3 +105,41 @@ def test_scores_by_their_definitions():
     assert one["accuracy"] == pytest.approx(2 / 3)
     assert one["confusion"]["matrix"] == [[1, 0], [1, 1]]
     assert one["macro_f1"] == pytest.approx((2 / 3 + 2 / 3) / 2)
+
+
+@pytest.mark.parametrize("pooling, multi_label", [("attention", False), ("max", True)])
+def test_ensemble_averages_its_members(pooling, multi_label):
+    """An ensemble's probabilities (and attention) are the mean of its members', its
+    loss the sum of theirs; the members start apart; a file of it rebuilds through the
+    zoo and padding still changes nothing."""
+    from rnn_cli.models import MODELS
+    from rnn_cli.models.classifier import ClassifierEnsemble, build_classifier
+
+    torch.manual_seed(0)
+    cfg = ClassifierConfig(vocab_size=30, num_labels=4, embedding_size=8, hidden_size=6, pooling=pooling,
+                           attention_size=5, dropout=0.3, multi_label=multi_label, members=3)
+    model = build_classifier(cfg).eval()
+    assert isinstance(model, ClassifierEnsemble) and len(model.members) == 3
+    first, second = (m.embedding.weight for m in model.members[:2])
+    assert not torch.allclose(first, second)
+    words, lengths = batch([5, 2, 7, 1])
+    probs, attention = model.probabilities(words, lengths)
+    outs = [m.probabilities(words, lengths) for m in model.members]
+    torch.testing.assert_close(probs, sum(p for p, _ in outs) / 3)
+    if pooling == "attention":
+        torch.testing.assert_close(attention, sum(a for _, a in outs) / 3)
+        torch.testing.assert_close(attention.sum(1), torch.ones(4))
+    else:
+        assert attention is None
+        assert model.decide(probs).shape == (4, 4)
+    labels = torch.tensor([[1.0, 0, 0, 1], [0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0]]) if multi_label \
+        else torch.tensor([0, 1, 2, 3])
+    torch.testing.assert_close(model.loss(words, lengths, labels),
+                               sum(m.loss(words, lengths, labels) for m in model.members))
+    alone, _ = model.probabilities(words[1:2, :2], lengths[1:2])
+    torch.testing.assert_close(alone, probs[1:2], rtol=1e-5, atol=1e-6)
+    config_cls, make_model = MODELS["classifier"]
+    rebuilt = make_model(cfg)
+    rebuilt.load_state_dict(model.state_dict())
+    torch.testing.assert_close(rebuilt.eval().probabilities(words, lengths)[0], probs)
+    assert isinstance(build_classifier(ClassifierConfig(vocab_size=30, num_labels=4)), Classifier)

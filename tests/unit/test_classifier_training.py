@@ -55,3 +55,31 @@ def test_long_items_are_cut_with_a_note(samples, tmp_path):
                                    tmp_path / "m.pt"))
     notes = [e.message for e in events if isinstance(e, Info) and "--max-length 5" in e.message]
     assert notes and "item(s) longer than" in notes[0]
+
+
+def test_word_dropout_trains_the_unknown_word_vector(samples, tmp_path):
+    """With min_freq 1 no training token is <unk>, so its vector keeps its random start
+    (Adam leaves a parameter with zero gradients alone); with --word-dropout, tokens
+    hidden behind <unk> train it, and the run stays reproducible."""
+    from rnn_cli.training.checkpoint import load
+
+    train = str(samples / "ewt.genre.dev.tsv")
+
+    def unk_vector(epochs: int, p: float, name: str) -> torch.Tensor:
+        cfg = TrainClassifierConfig(epochs=epochs, hidden_size=8, embedding_size=8, word_dropout=p, patience=0)
+        list(train_classifier(cfg, train, train, tmp_path / name))
+        words = load(tmp_path / name, task="classifier")["vocab"]["words"]
+        return load(tmp_path / name, task="classifier")["state_dict"]["embedding.weight"][words.index("<unk>")]
+
+    start = unk_vector(0, 0.0, "untrained.pt")
+    assert torch.equal(unk_vector(1, 0.0, "plain.pt"), start)
+    dropped = unk_vector(1, 0.3, "dropout.pt")
+    assert not torch.allclose(dropped, start, atol=1e-4)
+    assert torch.equal(unk_vector(1, 0.3, "again.pt"), dropped)
+
+
+def test_word_dropout_must_be_a_probability():
+    from rnn_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--word-dropout"):
+        TrainClassifierConfig(word_dropout=1.0)
