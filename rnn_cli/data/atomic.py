@@ -13,6 +13,20 @@ from pathlib import Path
 from typing import IO
 
 
+def check_target(path: str | os.PathLike[str]) -> None:
+    """Fail now, naming `path`, if a file could never be written there (it is a
+    directory, or a part of its folder is a file): a trainer calls this before it
+    spends hours on a model it could not save."""
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, expected a file", str(target))
+    for folder in target.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is not a directory", str(target))
+            break
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
     """A file object to write `path` with. A failure (an exception, a full disk) removes

@@ -18,6 +18,7 @@ import torch
 
 from rnn_cli.classify_predict import LoadedClassifier, probabilities
 from rnn_cli.config import from_dict, to_dict
+from rnn_cli.data.atomic import check_target
 from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.classification import FORMATS, TOKENIZERS, Example, read_examples, tokenize
 from rnn_cli.data.cls_batching import ClassBatch, ClassVocabs, build_class_vocabs, encode_batch
@@ -237,6 +238,7 @@ def train_classifier(
     dist: Dist | None = None,
 ) -> Iterator[Step | Evaluated | Info | Done]:
     device = device or torch.device("cpu")
+    check_target(out)
     state = None
     if resume and state_path(out).exists():
         state = load_state(out, "classifier")

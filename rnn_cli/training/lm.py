@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from rnn_cli.config import from_dict, to_dict
-from rnn_cli.data.atomic import atomic_write_text
+from rnn_cli.data.atomic import atomic_write_text, check_target
 from rnn_cli.data.batching import IGNORE_INDEX, lay_out_streams, window_lengths
 from rnn_cli.data.lm_corpus import build_vocab, encode_corpus, read_tokens
 from rnn_cli.data.vocab import Vocab
@@ -242,6 +242,7 @@ def train_lm(
     """Train a language model, yielding events; see the module docstring."""
     device, dist = device or torch.device("cpu"), dist or Dist()
     out = Path(out)
+    check_target(out)
     state: dict[str, Any] | None = None
     if resume and state_path(out).exists():
         stored_epochs = cfg.epochs

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from rnn_cli.config import from_dict, to_dict
+from rnn_cli.data.atomic import check_target
 from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.conll import Sentence, check_tags
 from rnn_cli.data.schemes import PLAIN, allowed_transitions, convert, detect_scheme
@@ -199,6 +200,7 @@ def train_tagger(
     dist: Dist | None = None,
 ) -> Iterator[Step | Evaluated | Info | Done]:
     device = device or torch.device("cpu")
+    check_target(out)
     state = None
     if resume and state_path(out).exists():
         state = load_state(out, "tagger")

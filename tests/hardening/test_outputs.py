@@ -158,3 +158,19 @@ def test_endless_stdin_into_a_closed_pipe_does_not_hang(models, tmp_path, comman
                          capture_output=True, env=ENV, stdin=subprocess.DEVNULL, timeout=120)
     assert len(res.stdout.splitlines()) == 1
     assert res.stderr.decode().split() == ["141"]
+
+
+@pytest.mark.parametrize("command", ["train-lm", "train-tagger", "train-classifier"])
+@pytest.mark.parametrize("where", ["directory", "under-a-file"])
+def test_unwritable_model_path_fails_before_training(invoke, tmp_path, command, where):
+    """`-o` naming a directory, or a path under a file, is refused at once (exit 2, one
+    line naming it), before any data is read: here the training file does not even exist."""
+    (tmp_path / "plain").write_text("x")
+    out = tmp_path if where == "directory" else tmp_path / "plain" / "m.pt"
+    missing = tmp_path / "missing.txt"
+    args = [command, missing] if command == "train-lm" else [command, missing, "--dev", missing]
+    res = invoke(*args, "-o", out)
+    line = one_error_line(res)
+    assert res.exit_code == 2, line
+    assert "missing.txt" not in line and str(out) in line
+    assert ("is a directory" if where == "directory" else "is not a directory") in line
