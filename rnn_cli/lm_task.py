@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from rnn_cli.data.lm_corpus import CHAR_EOS, encode_corpus, read_tokens, start_token, tokenize_line
+from rnn_cli.data.lm_corpus import CHAR_EOS, encode_corpus, iter_tokens, start_token, tokenize_line
 from rnn_cli.data.vocab import EOS, Vocab
 from rnn_cli.decoding import SamplingConfig, beam_search, sample
 from rnn_cli.models.lm import RNNLM
@@ -82,8 +82,7 @@ def generate(lm: LoadedLM, prompt_ids: list[int], config: SamplingConfig, beam: 
 
 def evaluate_lm_file(lm: LoadedLM, path: str, device: torch.device, batch_size: int = 10,
                      bptt: int = 35, encoding: str = "utf-8") -> dict[str, Any]:
-    tokens = read_tokens(path, lm.level, encoding)
-    ids = encode_corpus(tokens, lm.vocab, lm.level)
+    ids = encode_corpus(iter_tokens(path, lm.level, encoding), lm.vocab, lm.level)
     scores = score_lm(lm.model, ids, batch_size, bptt, device)
     unk = lm.vocab.unk_index
     return {

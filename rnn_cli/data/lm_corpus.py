@@ -4,8 +4,10 @@ the whole file encoded as one id tensor."""
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 
 import torch
 
@@ -49,11 +51,15 @@ def build_vocab(tokens: list[str], level: str, min_freq: int = 1, max_size: int 
     return Vocab.build(Counter(tokens), specials=specials, min_freq=min_freq, max_size=max_size)
 
 
-def encode_corpus(tokens: list[str], vocab: Vocab, level: str) -> torch.Tensor:
+def encode_corpus(tokens: Iterable[str], vocab: Vocab, level: str, chunk: int = 1 << 16) -> torch.Tensor:
     """Ids of the start token followed by every token: `(len(tokens) + 1,)` long.
 
     With the start token in front, every token of the file is predicted once, so
-    perplexity counts exactly the file's tokens (PTB test: 82,430)."""
-    ids = [vocab.index(start_token(level))]
-    ids.extend(vocab.encode(tokens))
-    return torch.tensor(ids, dtype=torch.long)
+    perplexity counts exactly the file's tokens (PTB test: 82,430). `tokens` may be a
+    stream (`iter_tokens`): it is encoded `chunk` tokens at a time into a packed
+    array, 8 bytes a token, so a large file is never held as a list of strings."""
+    ids = array("q", [vocab.index(start_token(level))])
+    stream = iter(tokens)
+    while part := list(islice(stream, chunk)):
+        ids.extend(vocab.encode(part))
+    return torch.frombuffer(ids, dtype=torch.long).clone()

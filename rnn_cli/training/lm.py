@@ -20,7 +20,7 @@ import torch
 from rnn_cli.config import from_dict, to_dict
 from rnn_cli.data.atomic import atomic_write_text, check_target
 from rnn_cli.data.batching import IGNORE_INDEX, lay_out_streams, window_lengths
-from rnn_cli.data.lm_corpus import build_vocab, encode_corpus, read_tokens
+from rnn_cli.data.lm_corpus import build_vocab, encode_corpus, iter_tokens, read_tokens
 from rnn_cli.data.vocab import Vocab
 from rnn_cli.errors import ConfigError
 from rnn_cli.metrics import lm_scores
@@ -73,8 +73,8 @@ class _Data:
         cols = slice(dist.rank * cfg.batch_size, (dist.rank + 1) * cfg.batch_size)
         self.train_x, self.train_y = x[:, cols].contiguous(), y[:, cols].contiguous()  # (N, B)
         self.n_tokens = len(tokens)
-        self.valid = encode_corpus(read_tokens(valid, cfg.level, cfg.encoding), vocab, cfg.level) if valid else None
-        self.test = encode_corpus(read_tokens(test, cfg.level, cfg.encoding), vocab, cfg.level) if test else None
+        self.valid = encode_corpus(iter_tokens(valid, cfg.level, cfg.encoding), vocab, cfg.level) if valid else None
+        self.test = encode_corpus(iter_tokens(test, cfg.level, cfg.encoding), vocab, cfg.level) if test else None
 
 
 def _lr_for_epoch(cfg: TrainLMConfig, epoch: int, lr: float) -> float:

@@ -3,6 +3,7 @@ import io
 import sys
 
 import pytest
+import torch
 
 from rnn_cli.data.lm_corpus import build_vocab, encode_corpus, read_tokens
 from rnn_cli.data.text import iter_lines, read_text
@@ -85,3 +86,20 @@ def test_corpus_encoding_starts_with_start_token_and_maps_unknowns(tmp_path):
     vocab = build_vocab(tokens, "word", min_freq=2)
     ids = encode_corpus(tokens, vocab, "word")
     assert vocab.decode(ids.tolist()) == ["<eos>", "a", "a", "<unk>", "<eos>", "<unk>", "<eos>"]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1000])
+def test_a_token_stream_encodes_like_the_list_in_any_chunk_size(tmp_path, chunk):
+    """`evaluate` encodes the file as a stream, a chunk at a time, never holding the
+    token strings; the ids must be those of the whole list, whatever the chunking."""
+    from rnn_cli.data.lm_corpus import iter_tokens, start_token
+
+    p = tmp_path / "c.txt"
+    p.write_text("the cat sat\n\non the mat .\nthe end\n")
+    for level in ("word", "char"):
+        tokens = read_tokens(str(p), level)
+        vocab = build_vocab(tokens[:7], level)
+        streamed = encode_corpus(iter_tokens(str(p), level), vocab, level, chunk=chunk)
+        start = start_token(level)
+        assert streamed.dtype == torch.long
+        assert streamed.tolist() == [vocab.index(start), *vocab.encode(tokens)]
