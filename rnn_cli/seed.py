@@ -32,6 +32,16 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def set_threads(threads: int) -> None:
+    """`--threads`: CPU threads for torch's operators (0: torch's default, one per core).
+    On a machine shared with other runs, 1 is usually fastest: more threads than free
+    cores make OpenMP spin and wait."""
+    if threads < 0:
+        raise ConfigError(f"--threads must be >= 0 (0: torch's default), not {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def rng_states() -> dict[str, Any]:
     """Every random generator a training run draws from, as plain data (tensors,
     ints, lists) that `torch.load(weights_only=True)` reads back."""

@@ -112,6 +112,8 @@ Seed = Annotated[int, typer.Option(help="Random seed.", rich_help_panel=TRAINING
 Encoding = Annotated[str, typer.Option(help="Text encoding of the input files.")]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="auto picks CUDA when present (under torchrun: the "
                                             "GPU of LOCAL_RANK).")]
+Threads = Annotated[int, typer.Option("--threads", help="CPU threads (0: torch's default, one per core; 1 is "
+                                      "best beside other runs). Under torchrun: per process.")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue exactly from the training state OUT.state.pt "
                                       "(the stored options apply; --epochs may be raised).")]
 CheckpointEvery = Annotated[int, typer.Option(help="Also save the full training state every N steps (0: at each "
@@ -124,7 +126,7 @@ SkipNonfinite = Annotated[bool, typer.Option("--skip-nonfinite", help="Skip batc
 PER_PROCESS = " Per process: under torchrun with N processes the global batch is N times this."
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs on stderr.")]
 # Parameters of a training command that are not training options.
-RUN_PARAMS = ("train", "dev", "test", "out", "config", "device", "resume", "quiet")
+RUN_PARAMS = ("train", "dev", "test", "out", "config", "device", "threads", "resume", "quiet")
 
 
 def training_options(ctx: typer.Context, config: str | None) -> dict[str, Any]:

@@ -84,14 +84,16 @@ def render_training(events: Iterable[Any], quiet: bool) -> dict[str, Any]:
     return summary
 
 
-def run_training(start: Callable[..., Iterable[Any]], quiet: bool, device: str = "auto") -> None:
+def run_training(start: Callable[..., Iterable[Any]], quiet: bool, device: str = "auto", threads: int = 0) -> None:
     """Run a trainer (`start(device=..., dist=..., should_stop=...)` -> events) on
     `device`, under torchrun as one rank of a distributed run, with Ctrl-C or SIGTERM
     asking it to save and stop; print its JSON summary on stdout (rank 0 only; the
     other ranks stay quiet); exit 130 if it was interrupted."""
     from rnn_cli.errors import EXIT_INTERRUPTED
+    from rnn_cli.seed import set_threads
     from rnn_cli.training.distributed import Dist, device_for
 
+    set_threads(threads)
     where = device_for(device)
     dist = Dist.from_env(where)
     try:

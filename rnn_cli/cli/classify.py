@@ -7,7 +7,7 @@ import sys
 import typer
 
 from rnn_cli.cli._console import handle_errors, warn
-from rnn_cli.cli._options import DeviceOpt
+from rnn_cli.cli._options import DeviceOpt, Threads
 
 
 @handle_errors
@@ -25,6 +25,7 @@ def command(
     batch_size: int = typer.Option(64, help="Items per batch."),
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
     device: DeviceOpt = "auto",  # type: ignore[assignment]
+    threads: Threads = 0,
 ) -> None:
     """Classify each line; output keeps the input's order.
 
@@ -38,7 +39,7 @@ def command(
     from rnn_cli.data.classification import read_examples
     from rnn_cli.data.text import STDIN, display_name
     from rnn_cli.errors import ConfigError, DataFormatError
-    from rnn_cli.seed import select_device
+    from rnn_cli.seed import select_device, set_threads
 
     if output_format not in FORMATS:
         raise ConfigError(f"--format: unknown output format '{output_format}' (tsv or jsonl)")
@@ -50,6 +51,7 @@ def command(
         raise ConfigError("--top-k must be >= 0 (0: off)")
     if explain and output_format != "jsonl":
         raise ConfigError("--explain writes attention weights in JSONL; add --format jsonl")
+    set_threads(threads)
     dev = select_device(device.value)
     loaded = load_classifier(model, dev)
     if explain and loaded.model.config.pooling != "attention":

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from rnn_cli.cli._console import handle_errors
-from rnn_cli.cli._options import Device, SourceScheme
+from rnn_cli.cli._options import Device, SourceScheme, Threads
 
 
 @handle_errors
@@ -22,6 +22,7 @@ def command(
     bptt: int = typer.Option(35, help="Window length while scoring a language model."),
     encoding: str = typer.Option("utf-8", help="Text encoding of the files."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
+    threads: Threads = 0,
 ) -> None:
     """Score a model on a file, or a tagged file against a gold one.
 
@@ -49,9 +50,10 @@ def command(
     if batch_size < 1 or bptt < 1:
         raise ConfigError("--batch-size and --bptt must be >= 1")
     from rnn_cli.lm_task import evaluate_lm_file, load_lm
-    from rnn_cli.seed import select_device
+    from rnn_cli.seed import select_device, set_threads
     from rnn_cli.training import checkpoint
 
+    set_threads(threads)
     dev = select_device(device.value)
     payload = checkpoint.load(model)  # read once; the task picks the scorer
     if payload["task"] == "classifier":

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from rnn_cli.cli._console import handle_errors
-from rnn_cli.cli._options import Device, OutputFormat
+from rnn_cli.cli._options import Device, OutputFormat, Threads
 
 
 @handle_errors
@@ -30,6 +30,7 @@ def command(
     output_format: OutputFormat = typer.Option("text", "--format", help="text, or jsonl: one object per sample."),
     encoding: str = typer.Option("utf-8", help="Encoding of a prompt read from stdin."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
+    threads: Threads = 0,
 ) -> None:
     """Generate text from a language model; prints only the continuation."""
     import torch
@@ -38,7 +39,7 @@ def command(
     from rnn_cli.decoding import SamplingConfig
     from rnn_cli.errors import ConfigError
     from rnn_cli.lm_task import encode_prompt, generate, load_lm, stream_text
-    from rnn_cli.seed import select_device
+    from rnn_cli.seed import select_device, set_threads
 
     if not (math.isfinite(temperature) and math.isfinite(top_p)):
         raise ConfigError("--temperature and --top-p must be finite numbers")
@@ -48,6 +49,7 @@ def command(
         raise ConfigError(str(exc).replace("_", "-")) from None
     if beam < 0 or num_samples < 1:
         raise ConfigError("--beam must be >= 0 and --num-samples >= 1")
+    set_threads(threads)
     dev = select_device(device.value)
     lm = load_lm(model, dev)
     if prompt is None and sys.stdin is not None and not sys.stdin.isatty():

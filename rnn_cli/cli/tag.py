@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from rnn_cli.cli._console import handle_errors, warn
-from rnn_cli.cli._options import Device
+from rnn_cli.cli._options import Device, Threads
 
 if TYPE_CHECKING:
     from rnn_cli.data.conll import Sentence
@@ -34,6 +34,7 @@ def command(
     batch_size: int = typer.Option(64, help="Sentences per batch."),
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
+    threads: Threads = 0,
 ) -> None:
     """Tag each sentence; output keeps the input's order and columns.
 
@@ -45,7 +46,7 @@ def command(
     from rnn_cli.data.schemes import PLAIN
     from rnn_cli.data.text import STDIN, display_name
     from rnn_cli.errors import ConfigError, DataFormatError
-    from rnn_cli.seed import select_device
+    from rnn_cli.seed import select_device, set_threads
     from rnn_cli.tag_predict import load_tagger, predict
     from rnn_cli.tagging_io import read_sentences
 
@@ -59,6 +60,7 @@ def command(
         raise ConfigError("--nbest must be >= 0 (0: off)")
     if max_length < 0:
         raise ConfigError("--max-length must be >= 0 (0: no limit)")
+    set_threads(threads)
     dev = select_device(device.value)
     tagger = load_tagger(model, dev)
     if scheme and tagger.train_scheme == PLAIN:

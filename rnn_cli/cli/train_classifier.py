@@ -41,6 +41,7 @@ from rnn_cli.cli._options import (
     Seed,
     SkipNonfinite,
     TestFile,
+    Threads,
     training_options,
 )
 
@@ -102,6 +103,7 @@ def command(
     skip_nonfinite: SkipNonfinite = False,
     encoding: Encoding = "utf-8",
     device: DeviceOpt = "auto",  # type: ignore[assignment]
+    threads: Threads = 0,
     resume: Resume = False,
     quiet: Quiet = False,
 ) -> None:
@@ -118,4 +120,5 @@ def command(
     from rnn_cli.training.classifier import TrainClassifierConfig, train_classifier
 
     cfg = from_dict(TrainClassifierConfig, training_options(ctx, config), where=config or "options")
-    run_training(partial(train_classifier, cfg, train, dev, out, test=test, resume=resume), quiet, device.value)
+    run_training(partial(train_classifier, cfg, train, dev, out, test=test, resume=resume), quiet, device.value,
+                 threads)

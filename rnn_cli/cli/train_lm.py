@@ -19,6 +19,7 @@ from rnn_cli.cli._options import (
     Precision,
     Schedule,
     SkipNonfinite,
+    Threads,
     resolve_options,
 )
 
@@ -82,6 +83,7 @@ def command(
     log_every: int = typer.Option(20, help="Report progress every N steps.", rich_help_panel=TRAINING),
     encoding: str = typer.Option("utf-8", help="Text encoding of the input files."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
+    threads: Threads = 0,
     resume: bool = typer.Option(False, "--resume", help="Continue from the training state beside --out."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or logs on stderr."),
 ) -> None:
@@ -106,4 +108,5 @@ def command(
     if save_every is not None and "checkpoint_every" not in options:
         options["checkpoint_every"] = save_every
     cfg = from_dict(TrainLMConfig, options, where=config or "options")
-    run_training(partial(train_lm, cfg, train, out, valid=valid, test=test, resume=resume), quiet, device.value)
+    run_training(partial(train_lm, cfg, train, out, valid=valid, test=test, resume=resume), quiet, device.value,
+                 threads)

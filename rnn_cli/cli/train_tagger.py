@@ -38,6 +38,7 @@ from rnn_cli.cli._options import (
     Seed,
     SkipNonfinite,
     TestFile,
+    Threads,
     training_options,
 )
 
@@ -90,6 +91,7 @@ def command(
     skip_nonfinite: SkipNonfinite = False,
     encoding: Encoding = "utf-8",
     device: DeviceOpt = "auto",  # type: ignore[assignment]
+    threads: Threads = 0,
     resume: Resume = False,
     quiet: Quiet = False,
 ) -> None:
@@ -110,4 +112,4 @@ def command(
     if "embedding_size" in options:
         options["word_embedding_size"] = options.pop("embedding_size")
     cfg = from_dict(TrainTaggerConfig, options, where=config or "options")
-    run_training(partial(train_tagger, cfg, train, dev, out, test=test, resume=resume), quiet, device.value)
+    run_training(partial(train_tagger, cfg, train, dev, out, test=test, resume=resume), quiet, device.value, threads)

@@ -174,3 +174,32 @@ def test_unwritable_model_path_fails_before_training(invoke, tmp_path, command, 
     assert res.exit_code == 2, line
     assert "missing.txt" not in line and str(out) in line
     assert ("is a directory" if where == "directory" else "is not a directory") in line
+
+
+@pytest.mark.parametrize("command", ["tag", "classify", "generate", "evaluate", "train-classifier"])
+def test_threads_option_sets_torch_threads_and_refuses_negatives(invoke, models, tmp_path, command):
+    """`--threads N` reaches torch (checked in process); a negative count is a usage error."""
+    import torch
+
+    tsv = tmp_path / "in.tsv"
+    tsv.write_text(CLS_GOOD)
+    conll = tmp_path / "in.conll"
+    conll.write_text(TAG_GOOD)
+    args = {
+        "tag": ["tag", models["tagger"], conll],
+        "classify": ["classify", models["classifier"], tsv],
+        "generate": ["generate", models["lm"], "--max-tokens", "5"],
+        "evaluate": ["evaluate", models["classifier"], tsv],
+        "train-classifier": ["train-classifier", tsv, "--dev", tsv, "--epochs", "1", "--hidden-size", "4",
+                             "--embedding-size", "4", "-o", tmp_path / "m.pt", "--quiet"],
+    }[command]
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        res = invoke(*args, "--threads", "2")
+        assert res.exit_code == 0, (res.stderr, res.exception)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    bad = invoke(*args, "--threads", "-1")
+    assert bad.exit_code == 2 and "--threads must be >= 0" in one_error_line(bad)
