@@ -45,12 +45,10 @@ def worker(args: argparse.Namespace) -> None:
         return calls["n"] >= args.steps
 
     marks: dict[int, float] = {}
-    try:
+    with dist:
         for event in train_lm(cfg, train, Path(args.out) / "ddp.pt", dist=dist, should_stop=stop):
             if isinstance(event, Step):
                 marks[event.step] = time.perf_counter()
-    finally:
-        dist.close()
     if dist.is_main:
         last = max(marks)
         tokens = (last - WARMUP) * cfg.bptt * cfg.batch_size * dist.world_size

@@ -95,15 +95,8 @@ def run_training(start: Callable[..., Iterable[Any]], quiet: bool, device: str =
 
     set_threads(threads)
     where = device_for(device)
-    dist = Dist.from_env(where)
-    try:
-        with graceful_interrupt(announce=dist.is_main) as should_stop:
-            summary = render_training(start(device=where, dist=dist, should_stop=should_stop),
-                                      quiet or not dist.is_main)
-    except BaseException:
-        dist.close(clean=False)
-        raise
-    dist.close()
+    with Dist.from_env(where) as dist, graceful_interrupt(announce=dist.is_main) as should_stop:
+        summary = render_training(start(device=where, dist=dist, should_stop=should_stop), quiet or not dist.is_main)
     if dist.is_main:
         sys.stdout.write(json.dumps(summary) + "\n")
     if summary.get("interrupted"):

@@ -34,8 +34,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | 
     but is not a regular file (`/dev/null`, `/dev/full`, a named pipe) is written
     directly: there is no file to replace, and renaming over a device would replace it."""
     target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "is a directory, expected a file", str(target))
+    check_target(target)
     if target.exists() and not target.is_file():
         with _naming(target), open(target, mode, encoding=encoding) as fh:
             yield fh

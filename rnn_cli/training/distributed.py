@@ -88,6 +88,12 @@ class Dist:
             gc.collect()
             dist.destroy_process_group()
 
+    def __enter__(self) -> Dist:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(clean=exc_type is None)
+
     def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
         """`module` in DistributedDataParallel (its forward then all-reduces the
         gradients during backward); `module` itself when single-process."""

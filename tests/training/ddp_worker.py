@@ -53,15 +53,10 @@ def main() -> None:
         else (0.0, 0, 1)
     resume = len(sys.argv) > 8 and sys.argv[8] == "resume"
     torch.set_num_threads(1)
-    dist = Dist.from_env(torch.device("cpu"))
-    try:
+    with Dist.from_env(torch.device("cpu")) as dist:
         losses = step_losses(task, data, out, batch, dist, dropout, stop_after, epochs, resume)
         if dist.is_main:
             out.with_suffix(".losses.json").write_text(json.dumps({"world": dist.world_size, "losses": losses}))
-    except BaseException:
-        dist.close(clean=False)
-        raise
-    dist.close()
 
 
 if __name__ == "__main__":
