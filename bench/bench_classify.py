@@ -29,10 +29,10 @@ from typing import Any
 
 import torch
 
-from rnn_cli.classify_predict import load_classifier, predict
 from rnn_cli.data.classification import Example
 from rnn_cli.data.text import iter_lines
-from rnn_cli.training.classifier import TrainClassifierConfig, evaluate_classifier_file, train_classifier
+from rnn_cli.predict.classifier import evaluate_classifier_file, load_classifier, predict
+from rnn_cli.training.classifier import TrainClassifierConfig, train_classifier
 from rnn_cli.training.events import Evaluated, Info
 
 BASE = TrainClassifierConfig(epochs=20, batch_size=32, optimizer="adam", lr=0.001, hidden_size=150,

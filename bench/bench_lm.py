@@ -27,13 +27,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from rnn_cli import checkpoint
 from rnn_cli.data.batching import lay_out_streams, window_lengths
 from rnn_cli.data.lm_corpus import build_vocab, encode_corpus, read_tokens
 from rnn_cli.data.text import read_text
-from rnn_cli.lm_task import LoadedLM, evaluate_lm_file
 from rnn_cli.models.lm import RNNLM
 from rnn_cli.models.rnn import detach_hidden
-from rnn_cli.training import checkpoint
+from rnn_cli.predict.lm import LoadedLM, evaluate_lm_file
 from rnn_cli.training.events import Done, Evaluated, Info
 from rnn_cli.training.lm import TrainLMConfig, train_lm
 from rnn_cli.training.optim import build_optimizer

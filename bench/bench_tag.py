@@ -33,9 +33,9 @@ from pathlib import Path
 import torch
 
 from rnn_cli.data.conll import read_conll, write_conll
-from rnn_cli.tag_predict import load_tagger, predict
+from rnn_cli.predict.tagger import evaluate_tagger_file, load_tagger, predict
 from rnn_cli.training.events import Done, Evaluated, Info
-from rnn_cli.training.tagger import TrainTaggerConfig, evaluate_tagger_file, train_tagger
+from rnn_cli.training.tagger import TrainTaggerConfig, train_tagger
 
 BASE = TrainTaggerConfig(epochs=50, batch_size=10, optimizer="sgd", lr=0.015, momentum=0.9, lr_decay=0.05,
                          clip=5.0, dropout=0.5, hidden_size=200, char_encoder="cnn", patience=10)

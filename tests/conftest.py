@@ -12,6 +12,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_data"
 
+# One intra-op thread in this process and in every subprocess a test starts (they copy
+# os.environ): on a 2-core machine beside another job, a fixture's training took 120 s
+# with torch's default threads and 11 s pinned.
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    torch.set_num_threads(1)
+    yield
+
 
 @pytest.fixture(scope="session")
 def samples() -> Path:
@@ -21,7 +35,7 @@ def samples() -> Path:
 def run_cli(*args: str, stdin: str | bytes | None = None, cwd: Path | None = None,
             timeout: float = 300) -> subprocess.CompletedProcess:
     """Run `python -m rnn_cli ARGS` as a real subprocess, as a shell user would."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
     env.pop("RNN_CLI_DEBUG", None)
     data = stdin.encode() if isinstance(stdin, str) else stdin
     return subprocess.run(

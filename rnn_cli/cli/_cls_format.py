@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from rnn_cli.classify_predict import ClassPrediction
+from rnn_cli.predict.classifier import ClassPrediction
 
 FORMATS = ("tsv", "jsonl")
 

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from rnn_cli.data.conll import write_conll
 from rnn_cli.data.schemes import PLAIN, to_spans
-from rnn_cli.tag_predict import Prediction
+from rnn_cli.predict.tagger import Prediction
 
 FORMATS = ("conll", "jsonl", "inline")
 

@@ -33,12 +33,12 @@ def command(
     multi-label model joined by commas; --top-k K: K label[<TAB>prob] fields).
     jsonl: {"text", "label" or "labels", "probs": {label: p}, "top_k", "attention"}.
     """
-    from rnn_cli.classify_predict import load_classifier, predict
     from rnn_cli.cli._cls_format import FORMATS, write_prediction
     from rnn_cli.data.classification import FORMATS as INPUTS
     from rnn_cli.data.classification import read_examples
     from rnn_cli.data.text import STDIN, display_name
     from rnn_cli.errors import ConfigError, DataFormatError
+    from rnn_cli.predict.classifier import load_classifier, predict
     from rnn_cli.seed import select_device, set_threads
 
     if output_format not in FORMATS:

@@ -21,9 +21,9 @@ def command(
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
 ) -> None:
     """Rewrite a CoNLL file's tags as IOB1, BIO or BIOES; the other columns are kept."""
-    from rnn_cli.conversion import convert_sentences
     from rnn_cli.data.atomic import atomic_open
     from rnn_cli.data.conll import write_conll
+    from rnn_cli.data.conversion import convert_sentences
 
     sentences = convert_sentences(data, to.value, source.value, tag_column, encoding)
     if output is None:

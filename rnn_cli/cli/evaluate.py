@@ -40,7 +40,7 @@ def command(
             raise ConfigError("--gold and --pred go together, without a model")
         if gold == pred == "-":
             raise ConfigError("--gold and --pred cannot both be stdin (-)")
-        from rnn_cli.tag_eval import score_files
+        from rnn_cli.predict.conll_eval import score_files
 
         result = score_files(gold, pred, scheme.value, encoding=encoding)
         print_json(result) if as_json else print_tagging(result)
@@ -49,24 +49,22 @@ def command(
         raise ConfigError("give MODEL and FILE, or --gold and --pred")
     if batch_size < 1 or bptt < 1:
         raise ConfigError("--batch-size and --bptt must be >= 1")
-    from rnn_cli.lm_task import evaluate_lm_file, load_lm
+    from rnn_cli import checkpoint
+    from rnn_cli.predict.lm import evaluate_lm_file, load_lm
     from rnn_cli.seed import select_device, set_threads
-    from rnn_cli.training import checkpoint
 
     set_threads(threads)
     dev = select_device(device.value)
     payload = checkpoint.load(model)  # read once; the task picks the scorer
     if payload["task"] == "classifier":
-        from rnn_cli.classify_predict import load_classifier
         from rnn_cli.cli._render import print_classification
-        from rnn_cli.training.classifier import evaluate_classifier_file
+        from rnn_cli.predict.classifier import evaluate_classifier_file, load_classifier
 
         result = evaluate_classifier_file(load_classifier(model, dev, payload), data, dev, encoding=encoding)
         print_json(result) if as_json else print_classification(result)
         return
     if payload["task"] == "tagger":
-        from rnn_cli.tag_predict import load_tagger
-        from rnn_cli.training.tagger import evaluate_tagger_file
+        from rnn_cli.predict.tagger import evaluate_tagger_file, load_tagger
 
         result = evaluate_tagger_file(load_tagger(model, dev, payload), data, dev, encoding=encoding)
         print_json(result) if as_json else print_tagging(result)

@@ -38,7 +38,7 @@ def command(
     from rnn_cli.cli._console import warn
     from rnn_cli.decoding import SamplingConfig
     from rnn_cli.errors import ConfigError
-    from rnn_cli.lm_task import encode_prompt, generate, load_lm, stream_text
+    from rnn_cli.predict.lm import encode_prompt, generate, load_lm, stream_text
     from rnn_cli.seed import select_device, set_threads
 
     if not (math.isfinite(temperature) and math.isfinite(top_p)):

@@ -17,8 +17,8 @@ def command(
                                      "(reusable with --config)."),
 ) -> None:
     """Show a model's task, format version, config, vocabulary sizes and metrics."""
+    from rnn_cli import checkpoint
     from rnn_cli.config import to_yaml
-    from rnn_cli.training import checkpoint
 
     payload = checkpoint.load(model)
     if config_only:

@@ -44,11 +44,11 @@ def command(
     """
     from rnn_cli.cli._tag_format import FORMATS, write_prediction
     from rnn_cli.data.schemes import PLAIN
+    from rnn_cli.data.sentences import read_sentences
     from rnn_cli.data.text import STDIN, display_name
     from rnn_cli.errors import ConfigError, DataFormatError
+    from rnn_cli.predict.tagger import load_tagger, predict
     from rnn_cli.seed import select_device, set_threads
-    from rnn_cli.tag_predict import load_tagger, predict
-    from rnn_cli.tagging_io import read_sentences
 
     if output_format not in FORMATS:
         raise ConfigError(f"--format: unknown output format '{output_format}' (conll, jsonl or inline)")

@@ -12,14 +12,19 @@ Formats, one item per line (blank lines are skipped):
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from rnn_cli.data.text import display_name, iter_lines
 from rnn_cli.errors import DataFormatError
+
+if TYPE_CHECKING:
+    from rnn_cli.data.cls_batching import ClassVocabs
 
 FORMATS = ("auto", "tsv", "fasttext", "jsonl", "text")
 TOKENIZERS = ("whitespace", "simple")
@@ -164,3 +169,39 @@ def _json_example(name: str, n: int, line: str, labels: str) -> Example:
     if labels == "required" and not found:
         raise DataFormatError(name, n, 'no label: expected "label" or a non-empty "labels" list')
     return Example(obj["text"], found if labels != "ignore" else None, n)
+
+
+@dataclass
+class LabelledSet:
+    path: str
+    examples: list[Example]
+    tokens: list[list[str]]
+    labels: list[list[str]]
+    truncated: int  # items cut at max_length
+
+
+def read_labelled(path: str, cfg: Any) -> LabelledSet:
+    """Read, tokenise (as the training options `cfg`, a dataclass or a dict, say) and cut a labelled file."""
+    c = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
+    examples = list(read_examples(path, c["format"], c["text_column"], c["label_column"], c["encoding"]))
+    if not examples:
+        raise DataFormatError(display_name(path), None, "file is empty (no labelled items)")
+    tokens, truncated = [], 0
+    for e in examples:
+        toks = tokenize(e.text, c["tokenizer"], c["lowercase"])
+        if c["max_length"] and len(toks) > c["max_length"]:
+            toks, truncated = toks[: c["max_length"]], truncated + 1
+        tokens.append(toks)
+    return LabelledSet(path, examples, tokens, [list(dict.fromkeys(e.labels or [])) for e in examples], truncated)
+
+
+def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> None:
+    """Every label must be known to the model; a single-label model takes one per item."""
+    for e, labels in zip(data.examples, data.labels):
+        for label in labels:
+            if label not in vocabs.labels:
+                raise DataFormatError(display_name(data.path), e.line,
+                                      f"label '{label}' does not occur in the training data")
+        if not multi_label and len(labels) > 1:
+            raise DataFormatError(display_name(data.path), e.line,
+                                  f"{len(labels)} labels for a single-label model")

@@ -16,17 +16,16 @@ from typing import Any
 
 import torch
 
-from rnn_cli.classify_predict import LoadedClassifier, probabilities
 from rnn_cli.config import from_dict, to_dict
 from rnn_cli.data.atomic import check_target
 from rnn_cli.data.buckets import length_buckets
-from rnn_cli.data.classification import FORMATS, TOKENIZERS, Example, read_examples, tokenize
+from rnn_cli.data.classification import FORMATS, TOKENIZERS, LabelledSet, check_labels, read_labelled
 from rnn_cli.data.cls_batching import ClassBatch, ClassVocabs, build_class_vocabs, encode_batch
 from rnn_cli.data.text import display_name
 from rnn_cli.errors import ConfigError, DataFormatError
-from rnn_cli.metrics import classification_scores
 from rnn_cli.models.classifier import POOLINGS, ClassifierConfig, build_classifier
 from rnn_cli.models.rnn import CELLS
+from rnn_cli.predict.classifier import LoadedClassifier, score_classifier
 from rnn_cli.seed import seed_everything
 from rnn_cli.training.distributed import Dist
 from rnn_cli.training.epochs import LoopOptions, TaskSpec, load_state, resumed_message, run_epochs, state_path
@@ -34,7 +33,6 @@ from rnn_cli.training.events import Done, Evaluated, Info, Step
 from rnn_cli.training.optim import OPTIMIZERS
 
 METRICS = ("auto", "accuracy", "macro-f1", "micro-f1")
-THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
 
 
 @dataclass
@@ -111,42 +109,6 @@ class TrainClassifierConfig:
                 raise ConfigError(f"invalid --{name.replace('_', '-')} {getattr(self, name)!r}: {why}")
 
 
-@dataclass
-class LabelledSet:
-    path: str
-    examples: list[Example]
-    tokens: list[list[str]]
-    labels: list[list[str]]
-    truncated: int  # items cut at max_length
-
-
-def read_labelled(path: str, cfg: TrainClassifierConfig | dict[str, Any]) -> LabelledSet:
-    """Read, tokenise (as the config says) and cut a labelled file."""
-    c = cfg if isinstance(cfg, dict) else to_dict(cfg)
-    examples = list(read_examples(path, c["format"], c["text_column"], c["label_column"], c["encoding"]))
-    if not examples:
-        raise DataFormatError(display_name(path), None, "file is empty (no labelled items)")
-    tokens, truncated = [], 0
-    for e in examples:
-        toks = tokenize(e.text, c["tokenizer"], c["lowercase"])
-        if c["max_length"] and len(toks) > c["max_length"]:
-            toks, truncated = toks[: c["max_length"]], truncated + 1
-        tokens.append(toks)
-    return LabelledSet(path, examples, tokens, [list(dict.fromkeys(e.labels or [])) for e in examples], truncated)
-
-
-def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> None:
-    """Every label must be known to the model; a single-label model takes one per item."""
-    for e, labels in zip(data.examples, data.labels):
-        for label in labels:
-            if label not in vocabs.labels:
-                raise DataFormatError(display_name(data.path), e.line,
-                                      f"label '{label}' does not occur in the training data")
-        if not multi_label and len(labels) > 1:
-            raise DataFormatError(display_name(data.path), e.line,
-                                  f"{len(labels)} labels for a single-label model")
-
-
 def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> torch.Tensor:
     """Inverse-frequency weights: n / (C * count_c) per class, or for multi-label the
     positive weight (negatives / positives) of each label."""
@@ -156,37 +118,6 @@ def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) ->
     if multi_label:
         return (n - c) / c.clamp(min=1)
     return n / (len(c) * c.clamp(min=1))
-
-
-def score_classifier(loaded: LoadedClassifier, data: LabelledSet, batch_size: int, device: torch.device,
-                     tune_threshold: bool = False, metric: str = "micro-f1") -> dict[str, Any]:
-    """Scores of `data`; with `tune_threshold` (multi-label), first set the model's
-    threshold to the grid value that maximises `metric` on `data`."""
-    model, labels = loaded.model, loaded.vocabs.labels.itos
-    probs = probabilities(loaded, data.tokens, batch_size, device)
-    gold = [set(g) for g in data.labels]
-    multi = model.config.multi_label
-
-    def scores_at(threshold: float | None) -> dict[str, Any]:
-        chosen = model.decide(probs, threshold).tolist()
-        pred = [{labels[c] for c, on in enumerate(row) if on} for row in chosen]
-        return classification_scores(gold, pred, labels, multi)
-
-    if multi and tune_threshold:
-        best_t, best = None, None
-        for t in THRESHOLDS:
-            s = scores_at(t)
-            if best is None or _metric(s, metric) > _metric(best, metric):
-                best_t, best = t, s
-        model.threshold.fill_(best_t)
-        assert best is not None
-        return {**best, "threshold": best_t}
-    result = scores_at(None)
-    return {**result, "threshold": float(model.threshold)} if multi else result
-
-
-def _metric(scores: dict[str, Any], metric: str) -> float:
-    return {"accuracy": scores["accuracy"], "macro-f1": scores["macro_f1"], "micro-f1": scores["micro"]["f1"]}[metric]
 
 
 def _prepare(cfg: TrainClassifierConfig, train: str, dev: str, test: str | None,
@@ -318,14 +249,3 @@ def train_classifier(
         if isinstance(event, Done) and not event.interrupted:
             event.summary["multi_label"] = multi
         yield event
-
-
-def evaluate_classifier_file(loaded: LoadedClassifier, path: str, device: torch.device, batch_size: int = 64,
-                             encoding: str | None = None) -> dict[str, Any]:
-    """Classify a labelled file (read with the training options) and score it."""
-    cfg = dict(loaded.config)
-    if encoding is not None:
-        cfg["encoding"] = encoding
-    data = read_labelled(path, cfg)
-    check_labels(data, loaded.vocabs, loaded.model.config.multi_label)
-    return {"file": path, **score_classifier(loaded, data, batch_size, device)}

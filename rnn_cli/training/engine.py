@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from rnn_cli import checkpoint
 from rnn_cli.errors import RnnCliError
 from rnn_cli.seed import rng_states, set_rng_states
-from rnn_cli.training import checkpoint
 from rnn_cli.training.distributed import Dist
 from rnn_cli.training.optim import build_optimizer
 

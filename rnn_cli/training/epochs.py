@@ -26,8 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from rnn_cli import checkpoint
 from rnn_cli.data.atomic import atomic_write_text
-from rnn_cli.training import checkpoint
 from rnn_cli.training.distributed import Dist
 from rnn_cli.training.engine import Engine, StepOptions
 from rnn_cli.training.events import Done, Evaluated, Info, Step

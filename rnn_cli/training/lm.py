@@ -17,17 +17,17 @@ from typing import Any
 
 import torch
 
+from rnn_cli import checkpoint
 from rnn_cli.config import from_dict, to_dict
 from rnn_cli.data.atomic import atomic_write_text, check_target
-from rnn_cli.data.batching import IGNORE_INDEX, lay_out_streams, window_lengths
+from rnn_cli.data.batching import lay_out_streams, window_lengths
 from rnn_cli.data.lm_corpus import build_vocab, encode_corpus, iter_tokens, read_tokens
 from rnn_cli.data.vocab import Vocab
 from rnn_cli.errors import ConfigError
-from rnn_cli.metrics import lm_scores
 from rnn_cli.models.lm import RNNLM
 from rnn_cli.models.rnn import Hidden, detach_hidden
+from rnn_cli.predict.lm import score_lm
 from rnn_cli.seed import seed_everything
-from rnn_cli.training import checkpoint
 from rnn_cli.training.distributed import Dist
 from rnn_cli.training.engine import Engine, StepOptions
 from rnn_cli.training.epochs import interrupted, metrics_path, skipped, state_path
@@ -36,21 +36,6 @@ from rnn_cli.training.lm_config import TrainLMConfig
 from rnn_cli.training.optim import set_lr
 
 __all__ = ["TrainLMConfig", "metrics_path", "score_lm", "state_path", "train_lm"]
-
-@torch.inference_mode()
-def score_lm(model: RNNLM, ids: torch.Tensor, batch_size: int, bptt: int, device: torch.device) -> dict[str, float]:
-    """Loss, perplexity and bits per token of `ids` (every token scored once)."""
-    model.eval()
-    streams = max(1, min(batch_size, ids.numel() - 1))
-    x, y = lay_out_streams(ids, streams, pad=True)
-    x, y = x.to(device), y.to(device)
-    total = torch.zeros((), dtype=torch.float64, device=device)
-    hidden: Hidden | None = None
-    for row, length in window_lengths(x.size(0), bptt):
-        loss, hidden = model.loss(x[row : row + length], y[row : row + length], hidden, reduction="sum")
-        total += loss.double()
-    return lm_scores(float(total), int((y != IGNORE_INDEX).sum()))
-
 
 class _Data:
     """The encoded corpora of one run. Under DDP the training text is laid out in

@@ -22,15 +22,13 @@ from rnn_cli.data.atomic import check_target
 from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.conll import Sentence, check_tags
 from rnn_cli.data.schemes import PLAIN, allowed_transitions, convert, detect_scheme
+from rnn_cli.data.sentences import FORMATS, read_tagged_file
 from rnn_cli.data.tagging import CHUNK_BATCHES, TagBatch, TaggingVocabs, build_vocabs, encode_batch
-from rnn_cli.data.text import display_name
-from rnn_cli.errors import ConfigError, DataFormatError
-from rnn_cli.metrics import tagging_scores
+from rnn_cli.errors import ConfigError
 from rnn_cli.models.rnn import CELLS
 from rnn_cli.models.tagger import Tagger, TaggerConfig
+from rnn_cli.predict.tagger import LoadedTagger, score_tagger
 from rnn_cli.seed import seed_everything
-from rnn_cli.tag_predict import LoadedTagger, check_known_tags, predict
-from rnn_cli.tagging_io import FORMATS, read_sentences
 from rnn_cli.training.distributed import Dist
 from rnn_cli.training.epochs import LoopOptions, TaskSpec, load_state, resumed_message, run_epochs, state_path
 from rnn_cli.training.events import Done, Evaluated, Info, Step
@@ -105,13 +103,7 @@ class TrainTaggerConfig:
 
 
 def read_tagged(path: str, cfg: TrainTaggerConfig) -> list[Sentence]:
-    sentences = [s for s in read_sentences(path, cfg.format, cfg.word_column, cfg.tag_column, cfg.tag_field,
-                                           cfg.encoding) if len(s) > 0]
-    if not sentences:
-        raise DataFormatError(display_name(path), None, "file is empty (no sentences)")
-    if any(s.tags is None for s in sentences):
-        raise DataFormatError(display_name(path), None, "has no tag column")
-    return sentences
+    return read_tagged_file(path, cfg.format, cfg.word_column, cfg.tag_column, cfg.tag_field, cfg.encoding)
 
 
 def _to_training_scheme(sentences: list[Sentence], scheme: str, path: str) -> list[Sentence]:
@@ -122,16 +114,6 @@ def _to_training_scheme(sentences: list[Sentence], scheme: str, path: str) -> li
         tags = s.tags if scheme == PLAIN else convert(s.tags or [], scheme, "bioes")
         out.append(replace(s, tags=tags))
     return out
-
-
-def score_tagger(tagger: LoadedTagger, sentences: list[Sentence], batch_size: int,
-                 device: torch.device) -> dict[str, Any]:
-    """Predict `sentences` and score against their gold tags (in the model's scheme)."""
-    gold, pred = [], []
-    for p in predict(tagger, sentences, batch_size, device):
-        gold.append(p.sentence.tags or [])
-        pred.append(p.tags)
-    return tagging_scores(gold, pred, tagger.scheme)
 
 
 def _prepare(cfg: TrainTaggerConfig, train: str, dev: str, test: str | None,
@@ -260,16 +242,3 @@ def train_tagger(
         if isinstance(event, Done) and not event.interrupted:
             event.summary["scheme"] = scheme
         yield event
-
-
-def evaluate_tagger_file(tagger: LoadedTagger, path: str, device: torch.device, batch_size: int = 64,
-                         encoding: str | None = None) -> dict[str, Any]:
-    """Tag a gold file (read with the training options) and score it."""
-    cfg = from_dict(TrainTaggerConfig, tagger.config, where="model config")
-    if encoding is not None:
-        cfg = replace(cfg, encoding=encoding)
-    sentences = read_tagged(path, cfg)
-    for s in sentences:
-        check_tags(s, tagger.scheme, path)
-        check_known_tags(tagger, s, path)
-    return {"file": path, **score_tagger(tagger, sentences, batch_size, device)}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rnn_cli.training import checkpoint
+from rnn_cli import checkpoint
 
 
 def one_error_line(res) -> str:

@@ -92,7 +92,7 @@ def test_malformed_training_data_exits_2_with_file_and_line(cli, samples, tmp_pa
 def _names_tagger(names_model):
     import torch
 
-    from rnn_cli.tag_predict import load_tagger
+    from rnn_cli.predict.tagger import load_tagger
 
     return load_tagger(str(names_model[0]), torch.device("cpu"))
 
@@ -105,7 +105,7 @@ def test_marginals_match_the_exhaustive_nbest_distribution(names_model, samples,
     import torch
 
     from rnn_cli.data.schemes import split_tag
-    from rnn_cli.tag_predict import predict
+    from rnn_cli.predict.tagger import predict
 
     tagger = _names_tagger(names_model)
     sentences = [s for s in read_conll(str(samples / "names.dev.conll")) if 2 <= len(s) <= 3][:4]

@@ -14,13 +14,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rnn_cli.conversion import convert_sentences
 from rnn_cli.data.classification import FASTTEXT_PREFIX, read_examples
 from rnn_cli.data.conll import read_conll, read_conllu, read_tokenized, write_conll
+from rnn_cli.data.conversion import convert_sentences
 from rnn_cli.data.lm_corpus import read_tokens
 from rnn_cli.data.schemes import SchemeError, convert, detect_scheme, to_spans, validate
+from rnn_cli.data.sentences import read_sentences
 from rnn_cli.errors import RnnCliError
-from rnn_cli.tagging_io import read_sentences
 
 # Pieces that make the readers' decisions interesting, glued at random.
 FRAGMENTS = ["\n", "\n\n", "\r\n", "\r", "\t", " ", "\x00", "\x0b", "\x0c", "\x85", "\xa0", "\u2028", "\ufeff",

@@ -225,7 +225,7 @@ def test_check_known_tags(models, tmp_path, one_thread):
 
     from rnn_cli.data.conll import read_conll
     from rnn_cli.errors import DataFormatError
-    from rnn_cli.tag_predict import check_known_tags, load_tagger
+    from rnn_cli.predict.tagger import check_known_tags, load_tagger
 
     tagger = load_tagger(str(models["tagger"]), torch.device("cpu"))
     gold = _write(tmp_path / "gold.conll", b"John X B-NAME\nSmith X I-NAME\n\nParis X B-LOC\n")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from rnn_cli import checkpoint
 from rnn_cli.errors import CheckpointError
-from rnn_cli.training import checkpoint
 from tests.hardening.conftest import CLS_GOOD, TAG_GOOD, TEXT_GOOD, one_error_line
 
 # command -> (task of a model it accepts, argv builder from (model path, data dir))

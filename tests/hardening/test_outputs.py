@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from rnn_cli import checkpoint
 from rnn_cli.data.atomic import atomic_open, atomic_write_text
-from rnn_cli.training import checkpoint
 from tests.conftest import ROOT
 from tests.hardening.conftest import CLS_GOOD, TAG_GOOD, one_error_line
 

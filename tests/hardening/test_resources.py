@@ -13,7 +13,7 @@ import torch
 
 from rnn_cli.data.conll import Sentence
 from rnn_cli.data.schemes import validate
-from rnn_cli.tag_predict import load_tagger, predict
+from rnn_cli.predict.tagger import load_tagger, predict
 from tests.conftest import ROOT
 from tests.hardening.conftest import one_error_line
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from ddp_worker import step_losses
 
-from rnn_cli.training import checkpoint
+from rnn_cli import checkpoint
 from rnn_cli.training.distributed import Dist
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
+from rnn_cli import checkpoint
 from rnn_cli.errors import RnnCliError
-from rnn_cli.training import checkpoint
 from rnn_cli.training.engine import NonFiniteLossError
 from rnn_cli.training.epochs import LoopOptions, TaskSpec, run_epochs, state_path
 from rnn_cli.training.events import Done, Evaluated, Info, Step

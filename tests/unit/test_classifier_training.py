@@ -3,13 +3,14 @@
 import pytest
 import torch
 
-from rnn_cli.classify_predict import LoadedClassifier
-from rnn_cli.data.classification import Example
+from rnn_cli.data.classification import Example, LabelledSet
 from rnn_cli.data.cls_batching import build_class_vocabs
 from rnn_cli.metrics import classification_scores
 from rnn_cli.models.classifier import Classifier, ClassifierConfig
+from rnn_cli.predict import classifier as predict_classifier
+from rnn_cli.predict.classifier import THRESHOLDS, LoadedClassifier
 from rnn_cli.training import classifier as training
-from rnn_cli.training.classifier import THRESHOLDS, LabelledSet, TrainClassifierConfig, train_classifier
+from rnn_cli.training.classifier import TrainClassifierConfig, train_classifier
 from rnn_cli.training.events import Info
 
 
@@ -34,9 +35,9 @@ def test_threshold_tuning_picks_the_best_grid_value(monkeypatch):
     vocabs = build_class_vocabs(data.tokens, data.labels)
     model = Classifier(ClassifierConfig(vocab_size=len(vocabs.words), num_labels=3, multi_label=True))
     probs = torch.rand(len(labels), 3, generator=g)
-    monkeypatch.setattr(training, "probabilities", lambda *a, **k: probs)
+    monkeypatch.setattr(predict_classifier, "probabilities", lambda *a, **k: probs)
     loaded = LoadedClassifier(model, vocabs, {}, {})
-    result = training.score_classifier(loaded, data, 8, torch.device("cpu"), tune_threshold=True)
+    result = predict_classifier.score_classifier(loaded, data, 8, torch.device("cpu"), tune_threshold=True)
     gold = [set(ls) for ls in labels]
 
     def micro(t):
@@ -61,7 +62,7 @@ def test_word_dropout_trains_the_unknown_word_vector(samples, tmp_path):
     """With min_freq 1 no training token is <unk>, so its vector keeps its random start
     (Adam leaves a parameter with zero gradients alone); with --word-dropout, tokens
     hidden behind <unk> train it, and the run stays reproducible."""
-    from rnn_cli.training.checkpoint import load
+    from rnn_cli.checkpoint import load
 
     train = str(samples / "ewt.genre.dev.tsv")
 

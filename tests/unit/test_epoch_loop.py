@@ -3,8 +3,8 @@ uninterrupted one, and an interrupted run keeps its last finished epoch."""
 
 import torch
 
+from rnn_cli.checkpoint import build_model, load
 from rnn_cli.models.tagger import Tagger
-from rnn_cli.training.checkpoint import build_model, load
 from rnn_cli.training.epochs import metrics_path, state_path
 from rnn_cli.training.events import Done
 from rnn_cli.training.tagger import TrainTaggerConfig, train_tagger

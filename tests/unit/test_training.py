@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 import torch
 
+from rnn_cli import checkpoint
 from rnn_cli.config import from_dict
 from rnn_cli.errors import CheckpointError, ConfigError
-from rnn_cli.training import checkpoint
 from rnn_cli.training.events import Done, Evaluated
 from rnn_cli.training.lm import TrainLMConfig, metrics_path, state_path, train_lm
 

@@ -10,10 +10,13 @@ from typing import Any
 
 import torch
 
-from rnn_cli.data.classification import Example, tokenize
+from rnn_cli import checkpoint
+from rnn_cli.data.classification import Example, LabelledSet, check_labels, read_labelled, tokenize
 from rnn_cli.data.cls_batching import ClassVocabs, prediction_batches
+from rnn_cli.metrics import classification_scores
 from rnn_cli.models.classifier import Classifier, ClassifierEnsemble
-from rnn_cli.training import checkpoint
+
+THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
 
 
 @dataclass
@@ -95,3 +98,45 @@ def predict(loaded: LoadedClassifier, examples: Iterable[Example], batch_size: i
         for result in results:
             assert result is not None
             yield result
+
+
+def score_classifier(loaded: LoadedClassifier, data: LabelledSet, batch_size: int, device: torch.device,
+                     tune_threshold: bool = False, metric: str = "micro-f1") -> dict[str, Any]:
+    """Scores of `data`; with `tune_threshold` (multi-label), first set the model's
+    threshold to the grid value that maximises `metric` on `data`."""
+    model, labels = loaded.model, loaded.vocabs.labels.itos
+    probs = probabilities(loaded, data.tokens, batch_size, device)
+    gold = [set(g) for g in data.labels]
+    multi = model.config.multi_label
+
+    def scores_at(threshold: float | None) -> dict[str, Any]:
+        chosen = model.decide(probs, threshold).tolist()
+        pred = [{labels[c] for c, on in enumerate(row) if on} for row in chosen]
+        return classification_scores(gold, pred, labels, multi)
+
+    if multi and tune_threshold:
+        best_t, best = None, None
+        for t in THRESHOLDS:
+            s = scores_at(t)
+            if best is None or _metric(s, metric) > _metric(best, metric):
+                best_t, best = t, s
+        model.threshold.fill_(best_t)
+        assert best is not None
+        return {**best, "threshold": best_t}
+    result = scores_at(None)
+    return {**result, "threshold": float(model.threshold)} if multi else result
+
+
+def _metric(scores: dict[str, Any], metric: str) -> float:
+    return {"accuracy": scores["accuracy"], "macro-f1": scores["macro_f1"], "micro-f1": scores["micro"]["f1"]}[metric]
+
+
+def evaluate_classifier_file(loaded: LoadedClassifier, path: str, device: torch.device, batch_size: int = 64,
+                             encoding: str | None = None) -> dict[str, Any]:
+    """Classify a labelled file (read with the training options) and score it."""
+    cfg = dict(loaded.config)
+    if encoding is not None:
+        cfg["encoding"] = encoding
+    data = read_labelled(path, cfg)
+    check_labels(data, loaded.vocabs, loaded.model.config.multi_label)
+    return {"file": path, **score_classifier(loaded, data, batch_size, device)}

@@ -9,12 +9,14 @@ from typing import Any
 
 import torch
 
+from rnn_cli import checkpoint
+from rnn_cli.data.batching import IGNORE_INDEX, lay_out_streams, window_lengths
 from rnn_cli.data.lm_corpus import CHAR_EOS, encode_corpus, iter_tokens, start_token, tokenize_line
 from rnn_cli.data.vocab import EOS, Vocab
 from rnn_cli.decoding import SamplingConfig, beam_search, sample
+from rnn_cli.metrics import lm_scores
 from rnn_cli.models.lm import RNNLM
-from rnn_cli.training import checkpoint
-from rnn_cli.training.lm import score_lm
+from rnn_cli.models.rnn import Hidden
 
 
 @dataclass
@@ -78,6 +80,21 @@ def generate(lm: LoadedLM, prompt_ids: list[int], config: SamplingConfig, beam: 
         yield from ids
     else:
         yield from sample(lm.model, prompt_ids, config, generator, device)
+
+
+@torch.inference_mode()
+def score_lm(model: RNNLM, ids: torch.Tensor, batch_size: int, bptt: int, device: torch.device) -> dict[str, float]:
+    """Loss, perplexity and bits per token of `ids` (every token scored once)."""
+    model.eval()
+    streams = max(1, min(batch_size, ids.numel() - 1))
+    x, y = lay_out_streams(ids, streams, pad=True)
+    x, y = x.to(device), y.to(device)
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    hidden: Hidden | None = None
+    for row, length in window_lengths(x.size(0), bptt):
+        loss, hidden = model.loss(x[row : row + length], y[row : row + length], hidden, reduction="sum")
+        total += loss.double()
+    return lm_scores(float(total), int((y != IGNORE_INDEX).sum()))
 
 
 def evaluate_lm_file(lm: LoadedLM, path: str, device: torch.device, batch_size: int = 10,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from itertools import zip_longest
 from typing import Any
 
-from rnn_cli.conversion import detect_stream
 from rnn_cli.data.conll import check_tags, read_conll
+from rnn_cli.data.conversion import detect_stream
 from rnn_cli.data.text import display_name
 from rnn_cli.errors import DataFormatError
 from rnn_cli.metrics import tagging_scores

@@ -12,13 +12,15 @@ from typing import Any
 
 import torch
 
-from rnn_cli.data.conll import Sentence
+from rnn_cli import checkpoint
+from rnn_cli.data.conll import Sentence, check_tags
 from rnn_cli.data.schemes import OUTSIDE, PLAIN, convert, split_tag
+from rnn_cli.data.sentences import read_tagged_file
 from rnn_cli.data.tagging import TaggingVocabs, decode_tags, prediction_batches
 from rnn_cli.data.text import display_name
 from rnn_cli.errors import DataFormatError
+from rnn_cli.metrics import tagging_scores
 from rnn_cli.models.tagger import Tagger
-from rnn_cli.training import checkpoint
 
 
 @dataclass
@@ -190,3 +192,25 @@ def _predict_pieces(tagger: LoadedTagger, sentences: Iterable[Sentence], batch_s
         for result in results:
             assert result is not None
             yield result
+
+
+def score_tagger(tagger: LoadedTagger, sentences: list[Sentence], batch_size: int,
+                 device: torch.device) -> dict[str, Any]:
+    """Predict `sentences` and score against their gold tags (in the model's scheme)."""
+    gold, pred = [], []
+    for p in predict(tagger, sentences, batch_size, device):
+        gold.append(p.sentence.tags or [])
+        pred.append(p.tags)
+    return tagging_scores(gold, pred, tagger.scheme)
+
+
+def evaluate_tagger_file(tagger: LoadedTagger, path: str, device: torch.device, batch_size: int = 64,
+                         encoding: str | None = None) -> dict[str, Any]:
+    """Tag a gold file (read with the training options) and score it."""
+    c = tagger.config
+    sentences = read_tagged_file(path, c["format"], c["word_column"], c["tag_column"], c["tag_field"],
+                                 encoding or c["encoding"])
+    for s in sentences:
+        check_tags(s, tagger.scheme, path)
+        check_known_tags(tagger, s, path)
+    return {"file": path, **score_tagger(tagger, sentences, batch_size, device)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rnn_cli.data.conll import Sentence, detect_format, read_conll, read_conllu, read_tokenized
-from rnn_cli.data.text import STDIN
-from rnn_cli.errors import ConfigError
+from rnn_cli.data.text import STDIN, display_name
+from rnn_cli.errors import ConfigError, DataFormatError
 
 FORMATS = ("auto", "conll", "conllu", "text")
 
@@ -27,3 +27,14 @@ def read_sentences(path: str, fmt: str = "auto", word_column: int = 0, tag_colum
     if fmt == "text":
         return read_tokenized(path, encoding)
     return read_conll(path, word_column=word_column, tag_column=tag_column, encoding=encoding)
+
+
+def read_tagged_file(path: str, fmt: str = "auto", word_column: int = 0, tag_column: int = -1,
+                     tag_field: str = "upos", encoding: str = "utf-8") -> list[Sentence]:
+    """The non-empty sentences of a tagged file, every one with tags."""
+    sentences = [s for s in read_sentences(path, fmt, word_column, tag_column, tag_field, encoding) if len(s) > 0]
+    if not sentences:
+        raise DataFormatError(display_name(path), None, "file is empty (no sentences)")
+    if any(s.tags is None for s in sentences):
+        raise DataFormatError(display_name(path), None, "has no tag column")
+    return sentences
