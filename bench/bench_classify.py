@@ -83,9 +83,9 @@ def run_one(task: str, cfg: TrainClassifierConfig, train: str, dev: str, test: s
     for event in train_classifier(cfg, train, dev, out, test=test, device=device):
         if isinstance(event, Evaluated):
             r = event.record
-            speeds.append(r["examples_per_s"])
+            speeds.append(r["items_per_s"])
             print(f"[{cfg.pooling}] epoch {r['epoch']:2d} loss {r['train_loss']:.3f} dev acc {r['dev_accuracy']:.4f} "
-                  f"{r['examples_per_s']:.0f} ex/s", file=sys.stderr, flush=True)
+                  f"{r['items_per_s']:.0f} items/s", file=sys.stderr, flush=True)
         elif isinstance(event, Info):
             print(event.message, file=sys.stderr, flush=True)
     train_seconds = time.perf_counter() - started

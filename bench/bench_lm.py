@@ -27,15 +27,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rnn_cli import checkpoint
+from rnn_cli.batches import LMBatch
 from rnn_cli.data.batching import lay_out_streams, window_lengths
 from rnn_cli.data.lm_corpus import build_vocab, encode_corpus, read_tokens
 from rnn_cli.data.text import read_text
 from rnn_cli.models.lm import RNNLM
 from rnn_cli.models.rnn import detach_hidden
-from rnn_cli.predict.lm import LoadedLM, evaluate_lm_file
+from rnn_cli.predict.lm import evaluate_lm_file, load_lm
 from rnn_cli.training.events import Done, Evaluated, Info
-from rnn_cli.training.lm import TrainLMConfig, train_lm
+from rnn_cli.training.lm import TrainLMConfig, model_config, train_lm
 from rnn_cli.training.optim import build_optimizer
 
 CONFIGS = {
@@ -90,7 +90,7 @@ def throughput(cfg: TrainLMConfig, train: str, steps: int) -> dict[str, float]:
     results = {}
 
     torch.manual_seed(0)
-    model = RNNLM(cfg.model_config(len(vocab)))
+    model = RNNLM(model_config(cfg, len(vocab)))
     model.train()
     opt = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
     params = list(model.parameters())
@@ -99,7 +99,8 @@ def throughput(cfg: TrainLMConfig, train: str, steps: int) -> dict[str, float]:
         if i == 10:
             start = time.perf_counter()
         hidden = detach_hidden(hidden)
-        loss, hidden = model.loss(x_all[r : r + n], y_all[r : r + n], hidden)
+        out = model.loss(LMBatch(x_all[r : r + n], y_all[r : r + n], hidden))
+        loss, hidden = out.value, out.state
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.clip, foreach=True)
@@ -157,22 +158,19 @@ def main() -> None:
     started = time.perf_counter()
     records = []
     summary: dict = {}
-    for event in train_lm(cfg, train, out, valid=valid, test=test, device=device):
+    for event in train_lm(cfg, train, out, dev=valid, test=test, device=device):
         if isinstance(event, Evaluated):
             records.append(event.record)
             r = event.record
             print(f"epoch {r['epoch']:2d}  lr {r['lr']:.4g}  train ppl {r['train_ppl']:8.2f}  "
-                  f"valid ppl {r['valid_ppl']:8.2f}  valid bpc {r['valid_bpc']:.4f}  "
+                  f"dev ppl {r['dev_ppl']:8.2f}  dev bpc {r['dev_bpc']:.4f}  "
                   f"{r['tokens_per_s']:,.0f} tok/s", file=sys.stderr, flush=True)
         elif isinstance(event, Info):
             print(event.message, file=sys.stderr)
         elif isinstance(event, Done):
             summary = event.summary
     train_seconds = time.perf_counter() - started
-    payload = checkpoint.load(out, task="lm")
-    model, _ = checkpoint.build_model(payload)
-    lm = LoadedLM(model.to(device), __import__("rnn_cli.data.vocab", fromlist=["Vocab"]).Vocab(
-        payload["vocab"]["tokens"]), cfg.level, payload)
+    lm = load_lm(str(out), device)
     eval_file = test or valid
     t0 = time.perf_counter()
     scored = evaluate_lm_file(lm, eval_file, device, cfg.eval_batch_size, cfg.bptt)
@@ -185,8 +183,8 @@ def main() -> None:
         "epochs": len(records),
         "train_tokens_per_s": round(sum(r["tokens_per_s"] for r in records) / max(len(records), 1), 1),
         "eval_tokens_per_s": round(scored["tokens"] / eval_seconds, 1),
-        "best_valid_ppl": summary.get("valid_ppl"),
-        "best_valid_bpc": summary.get("valid_bpc"),
+        "best_valid_ppl": summary.get("dev_ppl"),
+        "best_valid_bpc": summary.get("dev_bpc"),
         "test_ppl": summary.get("test_ppl"),
         "test_bpc": summary.get("test_bpc"),
         "total_seconds": round(train_seconds, 1),

@@ -37,8 +37,8 @@ from rnn_cli.predict.tagger import evaluate_tagger_file, load_tagger, predict
 from rnn_cli.training.events import Done, Evaluated, Info
 from rnn_cli.training.tagger import TrainTaggerConfig, train_tagger
 
-BASE = TrainTaggerConfig(epochs=50, batch_size=10, optimizer="sgd", lr=0.015, momentum=0.9, lr_decay=0.05,
-                         clip=5.0, dropout=0.5, hidden_size=200, char_encoder="cnn", patience=10)
+BASE = TrainTaggerConfig(epochs=50, batch_size=10, optimizer="sgd", lr=0.015, momentum=0.9, schedule="inverse-time",
+                         decay_rate=0.05, clip=5.0, dropout=0.5, hidden_size=200, char_encoder="cnn", patience=10)
 
 
 def data_files(task: str, root: Path, out_dir: Path) -> tuple[str, str, str, TrainTaggerConfig]:
@@ -51,9 +51,9 @@ def data_files(task: str, root: Path, out_dir: Path) -> tuple[str, str, str, Tra
     if task.startswith("ner"):
         d = root / "conll2003"
         # Random embeddings: words seen once sometimes stand for <unk> (Lample et al. 2016).
-        cfg = replace(BASE, word_embedding_size=100, word_dropout=0.5)
+        cfg = replace(BASE, embedding_size=100, singleton_dropout=0.5)
         if task == "ner-glove":
-            cfg = replace(cfg, word_dropout=0.0, embeddings=str(root / "glove" / "glove.6B.50d.trimmed.txt.gz"))
+            cfg = replace(cfg, singleton_dropout=0.0, embeddings=str(root / "glove" / "glove.6B.50d.trimmed.txt.gz"))
         return str(d / "eng.train.gz"), str(d / "eng.testa"), str(d / "eng.testb"), cfg
     # CoNLL-2000: hold out the last 10% of the training sentences as dev.
     out_dir.mkdir(parents=True, exist_ok=True)

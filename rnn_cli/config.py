@@ -1,11 +1,18 @@
 """Typed configuration dataclasses: build them from plain dicts (YAML files or
-checkpoints) with unknown keys and wrong types reported as `ConfigError`."""
+checkpoints) with unknown keys and wrong types reported as `ConfigError`.
+
+An option is described once, as an `Option` (help text, choices, the check of its
+value) in a catalogue keyed by field name; a config dataclass lists which options it
+has and their defaults, and `validate` checks an instance against the catalogue. The
+command line derives its flags from the same catalogue (see `cli/_options.py`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import types
 import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from rnn_cli.errors import ConfigError
@@ -58,6 +65,35 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
         return cls(**values)
     except TypeError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one option is offered and checked. `check(value)` must hold (`why` says
+    what is expected); `choices` lists the allowed values of a string option."""
+
+    help: str
+    panel: str = "Training"
+    choices: tuple[str, ...] | None = None
+    check: Callable[[Any], bool] | None = None
+    why: str = ""
+    flags: tuple[str, ...] = ()  # the flag names when not `--field-name` (e.g. "--tie-weights/--no-tie")
+    metavar: str | None = None
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def validate(obj: Any, catalogue: Mapping[str, Option]) -> None:
+    """Check every field of dataclass `obj` against its catalogue entry."""
+    for f in dataclasses.fields(obj):
+        spec = catalogue[f.name]
+        value = getattr(obj, f.name)
+        if spec.choices is not None and value not in spec.choices:
+            raise ConfigError(f"invalid {flag(f.name)} {value!r}: choose from {', '.join(spec.choices)}")
+        if spec.check is not None and value is not None and not spec.check(value):
+            raise ConfigError(f"invalid {flag(f.name)} {value!r}: {spec.why}")
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@ the CLI maps it to a one-line message and an exit status in one place."""
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_UNEXPECTED = 1  # an internal error: a bug (--debug shows the traceback)
 EXIT_USAGE = 2  # bad input, options or files, an unwritable output (one line names the file)
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)

@@ -66,7 +66,7 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def char_model(tiny_corpus: dict[str, Path]) -> Path:
     """A small character LM trained once per session through the CLI."""
     out = tiny_corpus["dir"] / "char.pt"
-    res = run_cli("train-lm", str(tiny_corpus["train"]), "--valid", str(tiny_corpus["valid"]), "--level", "char",
+    res = run_cli("train-lm", str(tiny_corpus["train"]), "--dev", str(tiny_corpus["valid"]), "--level", "char",
                   "--layers", "1", "--hidden-size", "48", "--embedding-size", "16", "--bptt", "30",
                   "--batch-size", "16", "--optimizer", "adam", "--lr", "0.01", "--clip", "5", "--epochs", "2",
                   "--dropout", "0", "--device", "cpu", "-o", str(out))
@@ -77,7 +77,7 @@ def char_model(tiny_corpus: dict[str, Path]) -> Path:
 @pytest.fixture(scope="session")
 def word_model(tiny_corpus: dict[str, Path]) -> Path:
     out = tiny_corpus["dir"] / "word.pt"
-    res = run_cli("train-lm", str(tiny_corpus["train"]), "--valid", str(tiny_corpus["valid"]),
+    res = run_cli("train-lm", str(tiny_corpus["train"]), "--dev", str(tiny_corpus["valid"]),
                   "--layers", "1", "--hidden-size", "32", "--embedding-size", "32", "--bptt", "10",
                   "--batch-size", "8", "--optimizer", "adam", "--lr", "0.01", "--epochs", "1",
                   "--max-vocab", "500", "--device", "cpu", "-o", str(out))

@@ -12,14 +12,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rnn_cli.cli._console import err, graceful_interrupt, log, show_progress
 
+RATES = {"tokens_per_s": "tok/s", "sentences_per_s": "sent/s", "items_per_s": "items/s"}
+
 
 def _format_record(record: dict[str, Any]) -> str:
-    """One compact line per evaluation, e.g. `epoch 3 | train ppl 142.1 | valid ppl 150.2 | ...`."""
+    """One compact line per evaluation: perplexities for language models, percentages
+    (F1, accuracy) for taggers and classifiers, e.g.
+    `epoch 3 | train loss 0.2113 | dev f1 88.10 | lr 0.01 | 412 sent/s | 31.2 s`."""
     parts = [f"epoch {record['epoch']}"]
     if "train_ppl" in record:
         parts.append(f"train ppl {record['train_ppl']:.2f}")
-        if "valid_ppl" in record:
-            parts.append(f"valid ppl {record['valid_ppl']:.2f} ({record['valid_bpc']:.3f} bits/token)")
+        if "dev_ppl" in record:
+            parts.append(f"dev ppl {record['dev_ppl']:.2f} ({record['dev_bpc']:.3f} bits/token)")
     else:
         parts.append(f"train loss {record['train_loss']:.4f}")
         for key in ("dev_f1", "dev_accuracy", "dev_macro_f1", "dev_micro_f1"):
@@ -28,12 +32,7 @@ def _format_record(record: dict[str, Any]) -> str:
         if "dev_threshold" in record:
             parts.append(f"threshold {record['dev_threshold']:.2f}")
     parts.append(f"lr {record['lr']:.4g}")
-    if "tokens_per_s" in record:
-        parts.append(f"{record['tokens_per_s']:,.0f} tok/s")
-    if "sentences_per_s" in record:
-        parts.append(f"{record['sentences_per_s']:,.0f} sent/s")
-    if "examples_per_s" in record:
-        parts.append(f"{record['examples_per_s']:,.0f} ex/s")
+    parts.extend(f"{record[key]:,.0f} {unit}" for key, unit in RATES.items() if key in record)
     parts.append(f"{record['epoch_seconds']:.1f} s")
     return " | ".join(parts)
 
@@ -48,7 +47,7 @@ def render_training(events: Iterable[Any], quiet: bool) -> dict[str, Any]:
             TextColumn("epoch {task.fields[epoch]}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.3f} ppl {task.fields[ppl]:.1f}"),
+            TextColumn("{task.fields[losses]}"),
             TextColumn("{task.fields[speed]:,.0f} {task.fields[unit]}/s lr {task.fields[lr]:.3g}"),
             TimeElapsedColumn(),
             console=err,
@@ -57,12 +56,10 @@ def render_training(events: Iterable[Any], quiet: bool) -> dict[str, Any]:
         progress.start()
     summary: dict[str, Any] = {}
     try:
-        import math
-
         for event in events:
             if isinstance(event, Step) and progress is not None:
-                fields = dict(epoch=event.epoch, loss=event.loss, ppl=math.exp(min(event.loss, 700)),
-                              speed=event.tokens_per_s, lr=event.lr, unit=event.unit)
+                losses = f"loss {event.loss:.3f}" + (f" ppl {event.ppl:.1f}" if event.ppl is not None else "")
+                fields = dict(epoch=event.epoch, losses=losses, speed=event.rate, lr=event.lr, unit=event.unit)
                 if task is None or progress.tasks[0].fields["epoch"] != event.epoch:
                     if task is not None:
                         progress.remove_task(task)

@@ -55,7 +55,7 @@ def command(
 
     set_threads(threads)
     dev = select_device(device.value)
-    payload = checkpoint.load(model)  # read once; the task picks the scorer
+    payload = checkpoint.load(model)  # read once; its task (lm, tagger or classifier) picks the scorer
     if payload["task"] == "classifier":
         from rnn_cli.cli._render import print_classification
         from rnn_cli.predict.classifier import evaluate_classifier_file, load_classifier
@@ -69,7 +69,7 @@ def command(
         result = evaluate_tagger_file(load_tagger(model, dev, payload), data, dev, encoding=encoding)
         print_json(result) if as_json else print_tagging(result)
         return
-    lm = load_lm(model, dev, checkpoint.load(model, task="lm") if payload["task"] != "lm" else payload)
+    lm = load_lm(model, dev, payload)
     result = evaluate_lm_file(lm, data, dev, batch_size, bptt, encoding)
     if as_json:
         print_json(result)

@@ -183,7 +183,7 @@ class LabelledSet:
 def read_labelled(path: str, cfg: Any) -> LabelledSet:
     """Read, tokenise (as the training options `cfg`, a dataclass or a dict, say) and cut a labelled file."""
     c = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
-    examples = list(read_examples(path, c["format"], c["text_column"], c["label_column"], c["encoding"]))
+    examples = list(read_examples(path, c["input_format"], c["text_column"], c["label_column"], c["encoding"]))
     if not examples:
         raise DataFormatError(display_name(path), None, "file is empty (no labelled items)")
     tokens, truncated = [], 0

@@ -1,9 +1,10 @@
-"""Vocabularies and padded batches for text classification.
+"""Vocabularies and padded batches (`rnn_cli.batches.ClassBatch`) for text classification.
 
 Items are token lists; training batches group items of similar length (see
-`buckets.length_buckets`), prediction reads a window of items at a time and gives
-back each batch's `indices` in the window, as the tagger's batcher does. An empty
-text is encoded as one `<unk>` token, so every row has at least one position."""
+`buckets.length_buckets`) and are built by `encode_batch`; prediction reads a window
+of items at a time and gives back each batch's `indices` in the window, as the
+tagger's batcher does. An empty text is encoded as one `<unk>` token, so every row
+has at least one position."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import TypeVar
 
 import torch
 
-from rnn_cli.data.buckets import length_buckets, sorted_windows
+from rnn_cli.batches import ClassBatch
+from rnn_cli.data.buckets import sorted_windows
 from rnn_cli.data.vocab import PAD, UNK, Vocab
 
 T = TypeVar("T")
@@ -53,22 +55,6 @@ def build_class_vocabs(tokens: Iterable[Sequence[str]], labels: Iterable[Sequenc
     return ClassVocabs(Vocab.build(words, specials=[PAD, UNK], min_freq=min_freq), Vocab(label_set, unk=None))
 
 
-@dataclass
-class ClassBatch:
-    words: torch.Tensor  # (B, L) long, 0 = padding
-    lengths: torch.Tensor  # (B,) long, on the CPU
-    labels: torch.Tensor | None  # (B,) long, or (B, C) float 0/1 when multi-label
-    indices: list[int]  # each row's position in the list (or window) it was built from
-
-    @property
-    def mask(self) -> torch.Tensor:
-        return torch.arange(self.words.size(1), device=self.words.device) < self.lengths.to(self.words.device)[:, None]
-
-    def to(self, device: torch.device | str) -> ClassBatch:
-        labels = self.labels.to(device) if self.labels is not None else None
-        return ClassBatch(self.words.to(device), self.lengths, labels, self.indices)
-
-
 def encode_batch(tokens: Sequence[Sequence[str]], vocabs: ClassVocabs, indices: Sequence[int],
                  labels: Sequence[Sequence[str]] | None = None, multi_label: bool = False) -> ClassBatch:
     rows = [vocabs.words.encode(t) or [vocabs.words.unk_index] for t in tokens]
@@ -85,14 +71,6 @@ def encode_batch(tokens: Sequence[Sequence[str]], vocabs: ClassVocabs, indices: 
         else:
             target = torch.tensor([vocabs.labels.index(row[0]) for row in labels], dtype=torch.long)
     return ClassBatch(words, lengths, target, list(indices))
-
-
-def training_batches(tokens: Sequence[Sequence[str]], labels: Sequence[Sequence[str]], vocabs: ClassVocabs,
-                     batch_size: int, generator: torch.Generator | None, multi_label: bool = False,
-                     shuffle: bool = True) -> Iterator[ClassBatch]:
-    """Every item once per call, in length buckets (shuffled by `generator`)."""
-    for batch in length_buckets([len(t) for t in tokens], batch_size, generator, shuffle):
-        yield encode_batch([tokens[i] for i in batch], vocabs, batch, [labels[i] for i in batch], multi_label)
 
 
 def prediction_batches(items: Iterable[tuple[T, Sequence[str]]], vocabs: ClassVocabs,

@@ -13,7 +13,7 @@ from rnn_cli.errors import ConfigError, DataFormatError
 DETECT_WINDOW = 1000  # sentences read ahead to detect the source scheme
 
 
-def detect_stream(sentences: Iterator[Sentence], path: str) -> tuple[str, Iterator[Sentence]]:
+def detect_stream(sentences: Iterator[Sentence]) -> tuple[str, Iterator[Sentence]]:
     """Detect the tag scheme from the first sentences; give them back in front of the rest."""
     head = list(itertools.islice(sentences, DETECT_WINDOW))
     scheme = detect_scheme(s.tags or [] for s in head)
@@ -34,7 +34,7 @@ def convert_sentences(path: str, target: str, source: str = "auto", tag_column: 
         raise DataFormatError(display_name(path), None, "file is empty (no sentences)")
     sentences = itertools.chain([head], sentences)
     if source == "auto":
-        source, sentences = detect_stream(sentences, path)
+        source, sentences = detect_stream(sentences)
         if source == PLAIN:
             raise DataFormatError(display_name(path), None,
                                   "the tag column holds no B-/I- chunk or entity tags; nothing to convert")

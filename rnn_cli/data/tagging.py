@@ -1,14 +1,15 @@
-"""Vocabularies and padded batches for sequence tagging.
+"""Vocabularies and padded batches (`rnn_cli.batches.TagBatch`) for sequence tagging.
 
-Training batches group sentences of similar length (sorted inside large shuffled
-chunks) so that little padding is computed. Prediction reads its input a window
-at a time, so that a multi-GB file streams with flat memory; inside a window the
-batches are sorted by length, and each batch's `indices` say where its rows go back:
+Training batches group sentences of similar length (`buckets.length_buckets`, sorted
+inside large shuffled chunks of CHUNK_BATCHES batches) so that little padding is
+computed; `encode_batch` builds each. Prediction reads its input a window at a time,
+so that a multi-GB file streams with flat memory; inside a window the batches are
+sorted by length, and each batch's `indices` say where its rows go back:
 
     for window, batches in prediction_batches(sentences, vocabs, batch_size):
         out = [None] * len(window)
         for batch in batches:
-            for i, tags in zip(batch.indices, decode_tags(model_predict(batch), batch.lengths, vocabs)):
+            for i, tags in zip(batch.indices, decode_tags(model.predict(batch), batch.lengths, vocabs)):
                 out[i] = tags
         write(window, out)  # input order
 """
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 
 import torch
 
-from rnn_cli.data.buckets import length_buckets, sorted_windows
+from rnn_cli.batches import TagBatch
+from rnn_cli.data.buckets import sorted_windows
 from rnn_cli.data.conll import Sentence
 from rnn_cli.data.vocab import PAD, UNK, Vocab
 
@@ -87,23 +89,6 @@ def build_vocabs(sentences: Iterable[Sentence], min_freq: int = 1, extra_words: 
     )
 
 
-@dataclass
-class TagBatch:
-    words: torch.Tensor  # (B, L) long, 0 = padding
-    chars: torch.Tensor  # (B, L, C) long, 0 = padding
-    mask: torch.Tensor  # (B, L) bool, True at real tokens
-    tags: torch.Tensor | None  # (B, L) long, 0 at padding; None when not all sentences have tags
-    lengths: torch.Tensor  # (B,) long
-    indices: list[int]  # each row's position in the sequence (or window) it was built from
-
-    def to(self, device: torch.device | str) -> TagBatch:
-        """The tensors on `device`, except `lengths`, which stays on the CPU as
-        `pack_padded_sequence` wants it."""
-        tags = self.tags.to(device) if self.tags is not None else None
-        return TagBatch(self.words.to(device), self.chars.to(device), self.mask.to(device), tags, self.lengths,
-                        self.indices)
-
-
 def encode_batch(sentences: Sequence[Sentence], vocabs: TaggingVocabs, indices: Sequence[int] | None = None,
                  max_word_length: int = MAX_WORD_LENGTH, with_tags: bool = True) -> TagBatch:
     """Pad `sentences` into one batch; unknown words and characters get id 1, words longer
@@ -139,19 +124,6 @@ def encode_batch(sentences: Sequence[Sentence], vocabs: TaggingVocabs, indices: 
     words = torch.tensor(word_ids, dtype=torch.long).view(len(sentences), n)
     rows_at = list(indices) if indices is not None else list(range(len(sentences)))
     return TagBatch(words, chars, mask, tags, lengths_t, rows_at)
-
-
-def training_batches(sentences: Sequence[Sentence], vocabs: TaggingVocabs, batch_size: int,
-                     generator: torch.Generator | None, shuffle: bool = True,
-                     chunk: int = CHUNK_BATCHES) -> Iterator[TagBatch]:
-    """Every sentence once per call, in batches of similar length: the sentences are
-    shuffled, cut into chunks of `chunk * batch_size`, sorted by length inside each
-    chunk and cut into batches, and the batches are shuffled. The order depends only on
-    `generator`. `shuffle=False` (no generator needed) keeps the input order of the
-    chunks and batches, still length-sorted inside a chunk. `indices` are positions in
-    `sentences`."""
-    for batch in length_buckets([len(s) for s in sentences], batch_size, generator, shuffle, chunk):
-        yield encode_batch([sentences[i] for i in batch], vocabs, batch)
 
 
 def prediction_batches(sentences: Iterable[Sentence], vocabs: TaggingVocabs, batch_size: int,

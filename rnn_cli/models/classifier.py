@@ -1,15 +1,10 @@
 """Text classifier: word embeddings -> (Bi)RNN from the zoo -> pooling -> linear.
 
-Pooling over the encoder's states, all of them blind to padding:
-- last: the final state of each direction (forward at the last real token, backward at
-  the first), concatenated;
-- mean / max: over the real positions;
-- attention: additive attention (Bahdanau et al. 2015; Yang et al. 2016),
-  a_t = softmax_t(v . tanh(W h_t + b)) over the real positions, sum_t a_t h_t; the
-  weights are returned for `classify --explain`.
-Single-label models are trained with softmax cross-entropy, multi-label ones with a
-sigmoid per label; the decision threshold of a multi-label model is a buffer, set
-from dev by the trainer and saved with the weights.
+Pooling over the encoder's states is a module chosen once from `POOLINGS` (last, mean,
+max, attention; see `pooling.py`), all of them blind to padding; attention also gives
+its weights, for `classify --explain`. Single-label models are trained with softmax
+cross-entropy, multi-label ones with a sigmoid per label; the decision threshold of a
+multi-label model is a buffer, set from dev by the trainer and saved with the weights.
 
 `members > 1` builds a `ClassifierEnsemble` instead (see `build_classifier`): that
 many classifiers of the same shape, each with its own initialisation and dropout
@@ -26,9 +21,10 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnn_cli.batches import ClassBatch
+from rnn_cli.models.base import Loss
+from rnn_cli.models.pooling import POOLINGS
 from rnn_cli.models.rnn import CELLS, EncoderConfig, RNNEncoder
-
-POOLINGS = ("last", "mean", "max", "attention")
 
 
 @dataclass
@@ -40,7 +36,7 @@ class ClassifierConfig:
     hidden_size: int = 150
     layers: int = 1
     bidirectional: bool = True
-    pooling: str = "max"
+    pooling: str = "max"  # a POOLINGS key
     attention_size: int = 100
     dropout: float = 0.5
     multi_label: bool = False
@@ -60,7 +56,8 @@ class ClassifierConfig:
 
 
 class Classifier(nn.Module):
-    """`words (B, L)`, `lengths (B,)` -> label logits `(B, C)`."""
+    """A `ClassBatch` (words (B, L), lengths (B,)) -> label logits `(B, C)`; `loss` and
+    `predict` as every model (`models/base.py`)."""
 
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
@@ -76,9 +73,7 @@ class Classifier(nn.Module):
             cell=config.cell, input_size=config.embedding_size, hidden_size=config.hidden_size,
             layers=config.layers, dropout=config.dropout, bidirectional=config.bidirectional))
         size = self.encoder.output_size
-        if config.pooling == "attention":
-            self.attention = nn.Linear(size, config.attention_size)
-            self.context = nn.Linear(config.attention_size, 1, bias=False)
+        self.pooling = POOLINGS[config.pooling](size, config)
         self.output = nn.Linear(size, config.num_labels)
         self.register_buffer("threshold", torch.tensor(0.5))
 
@@ -89,49 +84,39 @@ class Classifier(nn.Module):
         with torch.no_grad():
             self.embedding.weight.copy_(weights)
 
-    def encode(self, words: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def encode(self, batch: ClassBatch) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The pooled representation (B, D) and the attention weights (B, L) (None
         unless attention pooling)."""
-        b, n = words.shape
-        lengths = lengths.cpu()
-        x = self.dropout(self.embedding(words)).transpose(0, 1)  # (L, B, E)
-        packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
-        out, hidden = self.encoder(packed)
-        mask = (torch.arange(n, device=words.device) < lengths.to(words.device)[:, None])  # (B, L)
-        pooling = self.config.pooling
-        if pooling == "last":
-            h = hidden[0] if isinstance(hidden, tuple) else hidden  # (layers * D, B, H)
-            d = 2 if self.config.bidirectional else 1
-            return torch.cat([h[-d + i] for i in range(d)], dim=1), None
+        n = batch.words.size(1)
+        x = self.dropout(self.embedding(batch.words)).transpose(0, 1)  # (L, B, E)
+        packed = pack_padded_sequence(x, batch.lengths.cpu(), enforce_sorted=False)
+        out, _ = self.encoder(packed)
         states, _ = pad_packed_sequence(out, total_length=n)  # (L, B, D), zeros at padding
-        states = states.transpose(0, 1)  # (B, L, D)
-        if pooling == "mean":
-            return states.sum(1) / lengths.to(states.device, states.dtype)[:, None], None
-        if pooling == "max":
-            return states.masked_fill(~mask[:, :, None], float("-inf")).amax(1), None
-        scores = self.context(torch.tanh(self.attention(states))).squeeze(2)  # (B, L)
-        weights = scores.masked_fill(~mask, float("-inf")).softmax(1)
-        return torch.bmm(weights.unsqueeze(1), states).squeeze(1), weights
+        return self.pooling(states.transpose(0, 1), batch.mask)
 
-    def forward(self, words: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        pooled, _ = self.encode(words, lengths)
+    def forward(self, batch: ClassBatch) -> torch.Tensor:
+        """Label logits (B, C)."""
+        pooled, _ = self.encode(batch)
         return self.output(self.dropout(pooled))
 
-    def loss(self, words: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor,
-             weights: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean cross-entropy (single-label; `weights` per class) or mean binary
-        cross-entropy over items and labels (multi-label; `weights` = pos_weight)."""
-        logits = self(words, lengths)
+    def loss(self, batch: ClassBatch) -> Loss:
+        """Mean cross-entropy over items (single-label; `batch.weights` per class) or
+        mean binary cross-entropy over items and labels (multi-label; `batch.weights`
+        as pos_weight)."""
+        if batch.labels is None:
+            raise ValueError("a classification batch without labels has no loss")
+        logits = self(batch)
         if self.config.multi_label:
-            return F.binary_cross_entropy_with_logits(logits, labels, pos_weight=weights)
-        return F.cross_entropy(logits, labels, weight=weights)
+            value = F.binary_cross_entropy_with_logits(logits, batch.labels, pos_weight=batch.weights)
+        else:
+            value = F.cross_entropy(logits, batch.labels, weight=batch.weights)
+        return Loss(value, batch.words.size(0))
 
-    def probabilities(self, words: torch.Tensor,
-                      lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def predict(self, batch: ClassBatch) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Label probabilities (B, C) (softmax, or a sigmoid per label) and the
         attention weights (B, L) or None."""
-        pooled, attention = self.encode(words, lengths)
-        logits = self.output(self.dropout(pooled))
+        pooled, attention = self.encode(batch)
+        logits = self.output(self.dropout(pooled))  # (B, C)
         probs = logits.sigmoid() if self.config.multi_label else logits.softmax(1)
         return probs, attention
 
@@ -147,8 +132,8 @@ class Classifier(nn.Module):
 
 class ClassifierEnsemble(nn.Module):
     """`config.members` classifiers with one interface: `loss` is the sum of the
-    members' losses (each member learns as if alone), `probabilities` the mean of
-    theirs (and of their attention weights)."""
+    members' losses (each member learns as if alone), `predict` the mean of their
+    probabilities (and of their attention weights)."""
 
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
@@ -161,20 +146,18 @@ class ClassifierEnsemble(nn.Module):
         for member in self.members:
             member.set_pretrained_embeddings(weights)  # type: ignore[operator]
 
-    def forward(self, words: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, batch: ClassBatch) -> torch.Tensor:
         """Each member's logits, stacked: (M, B, C)."""
-        return torch.stack([member(words, lengths) for member in self.members])
+        return torch.stack([member(batch) for member in self.members])
 
-    def loss(self, words: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor,
-             weights: torch.Tensor | None = None) -> torch.Tensor:
-        return sum((member.loss(words, lengths, labels, weights) for member in self.members),  # type: ignore[misc]
-                   torch.zeros((), device=words.device))
+    def loss(self, batch: ClassBatch) -> Loss:
+        losses = [member.loss(batch) for member in self.members]  # type: ignore[operator]
+        return Loss(torch.stack([out.value for out in losses]).sum(), losses[0].items)
 
-    def probabilities(self, words: torch.Tensor,
-                      lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        outs = [member.probabilities(words, lengths) for member in self.members]
-        probs = torch.stack([p for p, _ in outs]).mean(0)
-        attention = torch.stack([a for _, a in outs]).mean(0) if outs[0][1] is not None else None  # type: ignore[misc]
+    def predict(self, batch: ClassBatch) -> tuple[torch.Tensor, torch.Tensor | None]:
+        outs = [member.predict(batch) for member in self.members]  # type: ignore[operator]
+        probs = torch.stack([p for p, _ in outs]).mean(0)  # (B, C)
+        attention = torch.stack([a for _, a in outs]).mean(0) if outs[0][1] is not None else None  # (B, L)
         return probs, attention
 
     decide = Classifier.decide

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rnn_cli.batches import LMBatch
+from rnn_cli.models.base import Loss
 from rnn_cli.models.rnn import EncoderConfig, Hidden, RNNEncoder
 from rnn_cli.models.softmax import linear_cross_entropy
 
@@ -85,14 +87,21 @@ class RNNLM(nn.Module):
         out, hidden = self.features(x, hidden)
         return self.decoder(out), hidden  # (T, B, V)
 
-    def loss(
-        self, x: torch.Tensor, y: torch.Tensor, hidden: Hidden | None = None, reduction: str = "mean"
-    ) -> tuple[torch.Tensor, Hidden]:
-        """Cross-entropy of targets `y` `(T, B)`; IGNORE_INDEX targets are skipped.
-        The softmax layer and the loss are fused (see `softmax.py`)."""
-        out, hidden = self.features(x, hidden)
+    def loss(self, batch: LMBatch) -> Loss:
+        """Mean cross-entropy over the window's scored targets (`y` != IGNORE_INDEX),
+        and the new state. The softmax layer and the loss are fused (see `softmax.py`)."""
+        if batch.y is None:
+            raise ValueError("an LM batch without targets has no loss")
+        # Counted before the forward pass, so that the host waits for this reduction
+        # (and what is already queued), not for the window's forward.
+        items = int((batch.y != IGNORE_INDEX).sum())
+        out, hidden = self.features(batch.x, batch.hidden)  # (T, B, D)
         flat = out.reshape(-1, out.size(-1))  # (T * B, D)
         # Mixed precision only while training; scoring is always fp32.
         dtype = PRECISIONS[self.config.softmax_precision] if self.training else None
-        loss = linear_cross_entropy(flat, self.decoder.weight, self.decoder.bias, y.reshape(-1), reduction, dtype)
-        return loss, hidden
+        value = linear_cross_entropy(flat, self.decoder.weight, self.decoder.bias, batch.y.reshape(-1), "mean", dtype)
+        return Loss(value, items, hidden)
+
+    def predict(self, batch: LMBatch) -> tuple[torch.Tensor, Hidden]:
+        """Next-token logits (T, B, V) and the new state."""
+        return self(batch.x, batch.hidden)

@@ -3,12 +3,14 @@ recurrence), LSTM and GRU, built on torch's fused layers for speed."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-from typing import Union
 
 import torch
 from torch import nn
+
+from rnn_cli.batches import Hidden
 
 # Registry of cell names -> (torch layer, nonlinearity). Help texts list its keys.
 CELLS: dict[str, tuple[type[nn.RNNBase], str | None]] = {
@@ -17,8 +19,6 @@ CELLS: dict[str, tuple[type[nn.RNNBase], str | None]] = {
     "rnn-tanh": (nn.RNN, "tanh"),
     "rnn-relu": (nn.RNN, "relu"),
 }
-
-Hidden = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass
@@ -85,7 +85,23 @@ class RNNEncoder(nn.Module):
                         p.zero_()
 
     def forward(self, x: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+        if self.config.cell == "lstm" and torch.is_autocast_enabled("cpu") and not _cpu_autocast_lstm_works():
+            # Without AVX512, oneDNN has no bf16 LSTM and torch raises under CPU autocast:
+            # run the recurrence in fp32 there (the other layers stay in bf16).
+            with torch.autocast("cpu", enabled=False):
+                return self.rnn(x.float(), hidden)
         return self.rnn(x, hidden)
+
+
+@functools.cache
+def _cpu_autocast_lstm_works() -> bool:
+    """Whether torch's LSTM runs under CPU autocast (bf16) on this processor."""
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            nn.LSTM(2, 2)(torch.zeros(1, 1, 2))
+    except RuntimeError:
+        return False
+    return True
 
 
 def detach_hidden(hidden: Hidden | None) -> Hidden | None:

@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnn_cli.batches import TagBatch
+from rnn_cli.models.base import Loss
 from rnn_cli.models.char import CHAR_ENCODERS, build_char_encoder
 from rnn_cli.models.crf import CRF
 from rnn_cli.models.rnn import CELLS, EncoderConfig, RNNEncoder
@@ -165,9 +167,18 @@ class SoftmaxHead(DecoderHead):
 DECODERS: dict[str, type[DecoderHead]] = {"crf": CRFHead, "softmax": SoftmaxHead}
 
 
+@dataclass
+class TagDecoding:
+    best: torch.Tensor  # (B, L) long: the best allowed tags, 0 at padding
+    marginals: torch.Tensor | None = None  # (B, L, T): p(y_t = j), rows sum to 1 at real positions, 0 at padding
+    nbest: torch.Tensor | None = None  # (B, k, L) long: the k most probable allowed sequences, best first
+    nbest_probs: torch.Tensor | None = None  # (B, k): their probabilities, 0 where fewer than k exist
+
+
 class Tagger(nn.Module):
-    """`words (B, L)`, `chars (B, L, C)`, `mask (B, L)` -> tag emissions `(B, L, T)`, and
-    the protocol a training loop calls: `loss`, `predict`, `marginals`, `nbest`.
+    """A `TagBatch` (words (B, L), chars (B, L, C), mask (B, L)) -> tag emissions
+    `(B, L, T)`; `loss` and `predict` as every model (`models/base.py`), and `decode`
+    for the marginals and k-best lists of `tag`.
 
     Dropout follows Ma & Hovy 2016: on the char embeddings, on the concatenated word
     representation and on the BiRNN output (and between RNN layers)."""
@@ -202,33 +213,40 @@ class Tagger(nn.Module):
         with torch.no_grad():
             self.embedding.weight.copy_(weights)
 
-    def emissions(self, words: torch.Tensor, chars: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def emissions(self, batch: TagBatch) -> torch.Tensor:
+        """Tag scores (B, L, T); meaningless at padding (every head ignores them)."""
+        words, chars = batch.words, batch.chars
         b, n = words.shape
         char_feats = self.chars(chars.reshape(b * n, chars.size(2))).view(b, n, -1)  # (B, L, D_c)
         x = self.dropout(torch.cat([self.embedding(words), char_feats], dim=2))  # (B, L, E + D_c)
         # RNNEncoder is time-major: pack (L, B, .) so no direction ever reads padding.
-        packed = pack_padded_sequence(x.transpose(0, 1), mask.sum(1).cpu(), enforce_sorted=False)
+        packed = pack_padded_sequence(x.transpose(0, 1), batch.lengths.cpu(), enforce_sorted=False)
         out, _ = self.encoder(packed)
         out, _ = pad_packed_sequence(out, total_length=n)  # (L, B, 2H), zeros at padding
         return self.projection(self.dropout(out.transpose(0, 1)))  # (B, L, T)
 
-    def forward(self, words: torch.Tensor, chars: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The emissions (B, L, T)."""
-        return self.emissions(words, chars, mask)
+    def forward(self, batch: TagBatch) -> torch.Tensor:
+        return self.emissions(batch)
 
-    def loss(self, words: torch.Tensor, chars: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
+    def loss(self, batch: TagBatch) -> Loss:
         """Mean over sentences of each sentence's summed token loss (CRF: its NLL)."""
-        return self.head.loss(self.emissions(words, chars, mask), tags, mask)
+        if batch.tags is None:
+            raise ValueError("a tagging batch without tags has no loss")
+        return Loss(self.head.loss(self.emissions(batch), batch.tags, batch.mask), batch.words.size(0))
 
-    def predict(self, words: torch.Tensor, chars: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def decode(self, batch: TagBatch, marginals: bool = False, nbest: int = 0) -> TagDecoding:
+        """The best allowed tags and, when asked, the marginals and the `nbest` most
+        probable sequences, all from one computation of the emissions."""
+        if isinstance(nbest, bool) or not isinstance(nbest, int) or nbest < 0:
+            raise ValueError(f"invalid nbest: {nbest!r} (expected an integer >= 0)")
+        emissions, mask = self.emissions(batch), batch.mask
+        out = TagDecoding(self.head.decode(emissions, mask))
+        if marginals:
+            out.marginals = self.head.marginals(emissions, mask)
+        if nbest > 0:
+            out.nbest, out.nbest_probs = self.head.nbest(emissions, mask, nbest)
+        return out
+
+    def predict(self, batch: TagBatch) -> torch.Tensor:
         """The best allowed tags (B, L) long, 0 at padding."""
-        return self.head.decode(self.emissions(words, chars, mask), mask)
-
-    def marginals(self, words: torch.Tensor, chars: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Per-token tag probabilities (B, L, T), 0 at padding."""
-        return self.head.marginals(self.emissions(words, chars, mask), mask)
-
-    def nbest(self, words: torch.Tensor, chars: torch.Tensor, mask: torch.Tensor,
-              k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The k most probable allowed sequences (B, k, L) long and their probabilities (B, k)."""
-        return self.head.nbest(self.emissions(words, chars, mask), mask, k)
+        return self.decode(batch).best

@@ -15,6 +15,7 @@ from rnn_cli.data.classification import Example, LabelledSet, check_labels, read
 from rnn_cli.data.cls_batching import ClassVocabs, prediction_batches
 from rnn_cli.metrics import classification_scores
 from rnn_cli.models.classifier import Classifier, ClassifierEnsemble
+from rnn_cli.predict import model_from_payload
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
 
@@ -24,7 +25,7 @@ class LoadedClassifier:
     model: Classifier | ClassifierEnsemble
     vocabs: ClassVocabs
     config: dict[str, Any]  # the training options (tokenizer, lowercase, max_length, ...)
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # the model file's plain data less its weights (config, vocab, metrics, ...)
     truncated: int = 0  # texts cut at max_length so far
 
     def tokens(self, text: str) -> list[str]:
@@ -39,7 +40,7 @@ class LoadedClassifier:
 
 def load_classifier(path: str, device: torch.device, payload: dict[str, Any] | None = None) -> LoadedClassifier:
     payload = payload if payload is not None else checkpoint.load(path, task="classifier")
-    model, _ = checkpoint.build_model(payload, path)
+    model = model_from_payload(payload, path)
     return LoadedClassifier(model.to(device), ClassVocabs.from_dict(payload["vocab"]), payload["train_config"],
                             payload)
 
@@ -67,7 +68,7 @@ def probabilities(loaded: LoadedClassifier, items: Sequence[Sequence[str]], batc
     for window, batches in prediction_batches(((None, t) for t in items), loaded.vocabs, batch_size):
         for batch in batches:
             b = batch.to(device)
-            probs, _ = model.probabilities(b.words, b.lengths)
+            probs, _ = model.predict(b)
             out[[start + i for i in b.indices]] = probs.float().cpu()
         start += len(window)
     return out
@@ -84,7 +85,7 @@ def predict(loaded: LoadedClassifier, examples: Iterable[Example], batch_size: i
         results: list[ClassPrediction | None] = [None] * len(window)
         for batch in batches:
             b = batch.to(device)
-            probs, attention = model.probabilities(b.words, b.lengths)
+            probs, attention = model.predict(b)
             chosen = model.decide(probs).cpu().tolist()
             probs_list = probs.float().cpu().tolist()
             att = attention.float().cpu().tolist() if (explain and attention is not None) else None

@@ -18,7 +18,7 @@ def score_files(gold_path: str, pred_path: str, scheme: str = "auto", gold_colum
     sentence; the files must hold the same sentences with the same token counts."""
     gold_iter = read_conll(gold_path, tag_column=gold_column, encoding=encoding)
     if scheme == "auto":
-        scheme, gold_iter = detect_stream(gold_iter, gold_path)
+        scheme, gold_iter = detect_stream(gold_iter)
     gold: list[list[str]] = []
     pred: list[list[str]] = []
     for g, p in zip_longest(gold_iter, read_conll(pred_path, tag_column=pred_column, encoding=encoding)):

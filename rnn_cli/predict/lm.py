@@ -10,13 +10,15 @@ from typing import Any
 import torch
 
 from rnn_cli import checkpoint
-from rnn_cli.data.batching import IGNORE_INDEX, lay_out_streams, window_lengths
+from rnn_cli.batches import LMBatch
+from rnn_cli.data.batching import lay_out_streams, window_lengths
 from rnn_cli.data.lm_corpus import CHAR_EOS, encode_corpus, iter_tokens, start_token, tokenize_line
 from rnn_cli.data.vocab import EOS, Vocab
 from rnn_cli.decoding import SamplingConfig, beam_search, sample
 from rnn_cli.metrics import lm_scores
 from rnn_cli.models.lm import RNNLM
 from rnn_cli.models.rnn import Hidden
+from rnn_cli.predict import model_from_payload
 
 
 @dataclass
@@ -24,13 +26,13 @@ class LoadedLM:
     model: RNNLM
     vocab: Vocab
     level: str
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # the model file's plain data less its weights (config, vocab, metrics, ...)
 
 
 def load_lm(path: str, device: torch.device, payload: dict[str, Any] | None = None) -> LoadedLM:
     """Rebuild a language model from `path` (or from its already loaded `payload`)."""
     payload = payload if payload is not None else checkpoint.load(path, task="lm")
-    model, _ = checkpoint.build_model(payload, path)
+    model = model_from_payload(payload, path)
     level = payload["train_config"].get("level", "word")
     return LoadedLM(model.to(device), Vocab(payload["vocab"]["tokens"]), level, payload)
 
@@ -91,10 +93,12 @@ def score_lm(model: RNNLM, ids: torch.Tensor, batch_size: int, bptt: int, device
     x, y = x.to(device), y.to(device)
     total = torch.zeros((), dtype=torch.float64, device=device)
     hidden: Hidden | None = None
+    tokens = 0
     for row, length in window_lengths(x.size(0), bptt):
-        loss, hidden = model.loss(x[row : row + length], y[row : row + length], hidden, reduction="sum")
-        total += loss.double()
-    return lm_scores(float(total), int((y != IGNORE_INDEX).sum()))
+        out = model.loss(LMBatch(x[row : row + length], y[row : row + length], hidden))
+        total += out.value.double() * out.items  # the window's summed loss
+        tokens, hidden = tokens + out.items, out.state
+    return lm_scores(float(total), tokens)
 
 
 def evaluate_lm_file(lm: LoadedLM, path: str, device: torch.device, batch_size: int = 10,

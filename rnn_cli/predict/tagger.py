@@ -21,6 +21,7 @@ from rnn_cli.data.text import display_name
 from rnn_cli.errors import DataFormatError
 from rnn_cli.metrics import tagging_scores
 from rnn_cli.models.tagger import Tagger
+from rnn_cli.predict import model_from_payload
 
 
 @dataclass
@@ -30,13 +31,13 @@ class LoadedTagger:
     scheme: str  # the scheme of the training data (and default output scheme)
     train_scheme: str  # "bioes" or "plain": the model's own tags
     config: dict[str, Any]
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # the model file's plain data less its weights (config, vocab, metrics, ...)
 
 
 def load_tagger(path: str, device: torch.device, payload: dict[str, Any] | None = None) -> LoadedTagger:
     """Rebuild a tagger from `path` (or from its already loaded `payload`)."""
     payload = payload if payload is not None else checkpoint.load(path, task="tagger")
-    model, _ = checkpoint.build_model(payload, path)
+    model = model_from_payload(payload, path)
     cfg = payload["train_config"]
     return LoadedTagger(model.to(device), TaggingVocabs.from_dict(payload["vocab"]), cfg["scheme"],
                         PLAIN if cfg["scheme"] == PLAIN else "bioes", cfg, payload)
@@ -168,20 +169,19 @@ def _predict_pieces(tagger: LoadedTagger, sentences: Iterable[Sentence], batch_s
         results: list[Prediction | None] = [None] * len(window)
         for batch in batches:
             b = batch.to(device)
-            emissions = model.emissions(b.words, b.chars, b.mask)
-            ids = model.head.decode(emissions, b.mask)
-            best = decode_tags(ids.cpu(), batch.lengths, vocabs)
+            out = model.decode(b, marginals=groups is not None, nbest=nbest)
+            best = decode_tags(out.best.cpu(), batch.lengths, vocabs)
             token_probs: list[list[float]] | None = None
-            if groups is not None:
-                grouped = model.head.marginals(emissions, b.mask) @ groups  # (B, L, G)
-                chosen = groups[ids].argmax(-1, keepdim=True)  # (B, L, 1): each best tag's group
+            if groups is not None and out.marginals is not None:
+                grouped = out.marginals @ groups  # (B, L, G)
+                chosen = groups[out.best].argmax(-1, keepdim=True)  # (B, L, 1): each best tag's group
                 rows = grouped.gather(2, chosen).squeeze(2).cpu().tolist()
                 token_probs = [row[: int(n)] for row, n in zip(rows, batch.lengths)]
             k_best: list[list[tuple[list[str], float]]] | None = None
-            if nbest > 0:
-                seqs, seq_probs = model.head.nbest(emissions, b.mask, nbest)  # (B, k, L), (B, k)
+            if out.nbest is not None and out.nbest_probs is not None:
                 k_best = []
-                for row_seqs, row_probs, n in zip(seqs.cpu(), seq_probs.cpu().tolist(), batch.lengths.tolist()):
+                for row_seqs, row_probs, n in zip(out.nbest.cpu(), out.nbest_probs.cpu().tolist(),
+                                                  batch.lengths.tolist()):
                     decoded = decode_tags(row_seqs, [n] * len(row_probs), vocabs)
                     # Fewer than k allowed sequences: the rest have probability 0 (score -inf).
                     k_best.append([(s, p) for s, p in zip(decoded, row_probs) if p > 0.0] or
@@ -208,7 +208,7 @@ def evaluate_tagger_file(tagger: LoadedTagger, path: str, device: torch.device, 
                          encoding: str | None = None) -> dict[str, Any]:
     """Tag a gold file (read with the training options) and score it."""
     c = tagger.config
-    sentences = read_tagged_file(path, c["format"], c["word_column"], c["tag_column"], c["tag_field"],
+    sentences = read_tagged_file(path, c["input_format"], c["word_column"], c["tag_column"], c["tag_field"],
                                  encoding or c["encoding"])
     for s in sentences:
         check_tags(s, tagger.scheme, path)

@@ -10,103 +10,26 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from rnn_cli.config import from_dict, to_dict
-from rnn_cli.data.atomic import check_target
+from rnn_cli.batches import ClassBatch
+from rnn_cli.config import to_dict
 from rnn_cli.data.buckets import length_buckets
-from rnn_cli.data.classification import FORMATS, TOKENIZERS, LabelledSet, check_labels, read_labelled
-from rnn_cli.data.cls_batching import ClassBatch, ClassVocabs, build_class_vocabs, encode_batch
+from rnn_cli.data.classification import LabelledSet, check_labels, read_labelled
+from rnn_cli.data.cls_batching import ClassVocabs, build_class_vocabs, encode_batch
 from rnn_cli.data.text import display_name
-from rnn_cli.errors import ConfigError, DataFormatError
-from rnn_cli.models.classifier import POOLINGS, ClassifierConfig, build_classifier
-from rnn_cli.models.rnn import CELLS
+from rnn_cli.errors import DataFormatError
+from rnn_cli.models.classifier import ClassifierConfig, build_classifier
 from rnn_cli.predict.classifier import LoadedClassifier, score_classifier
 from rnn_cli.seed import seed_everything
+from rnn_cli.training.configs import TrainClassifierConfig
 from rnn_cli.training.distributed import Dist
-from rnn_cli.training.epochs import LoopOptions, TaskSpec, load_state, resumed_message, run_epochs, state_path
-from rnn_cli.training.events import Done, Evaluated, Info, Step
-from rnn_cli.training.optim import OPTIMIZERS
-
-METRICS = ("auto", "accuracy", "macro-f1", "micro-f1")
-
-
-@dataclass
-class TrainClassifierConfig:
-    """Every option of `train-classifier` that shapes the result; stored in the model file."""
-
-    format: str = "auto"
-    text_column: str | None = None
-    label_column: str | None = None
-    encoding: str = "utf-8"
-    tokenizer: str = "whitespace"
-    lowercase: bool = False
-    max_length: int = 400  # tokens kept per item (0: all)
-    min_freq: int = 1
-    embeddings: str | None = None
-    embeddings_format: str = "auto"
-    freeze_embeddings: bool = False
-    embedding_size: int = 100
-    cell: str = "lstm"
-    layers: int = 1
-    hidden_size: int = 150
-    bidirectional: bool = True
-    pooling: str = "max"
-    attention_size: int = 100
-    dropout: float = 0.5
-    word_dropout: float = 0.0  # training: each token becomes <unk> with this probability
-    ensemble: int = 1  # classifiers trained side by side, probabilities averaged
-    multi_label: str = "auto"  # auto, yes, no; resolved on the training file
-    class_weights: str = "none"  # none or auto (inverse frequency)
-    metric: str = "auto"  # auto: accuracy (single-label) or micro-f1 (multi-label)
-    epochs: int = 20
-    batch_size: int = 32
-    optimizer: str = "adam"
-    lr: float = 0.001
-    momentum: float = 0.9
-    lr_decay: float = 0.0
-    weight_decay: float = 0.0
-    clip: float = 5.0
-    patience: int = 5
-    seed: int = 1234
-    log_every: int = 20
-    checkpoint_every: int = 0  # also save the training state every N steps; 0: at epoch ends only
-    amp: bool = False  # autocast (bf16 where supported, else fp16 with a gradient scaler)
-    skip_nonfinite: bool = False  # skip batches with a non-finite loss instead of stopping
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.format in FORMATS and self.format != "text", "format", "choose auto, tsv, fasttext or jsonl"),
-            (self.tokenizer in TOKENIZERS, "tokenizer", f"choose from {', '.join(TOKENIZERS)}"),
-            (self.cell in CELLS, "cell", f"choose from {', '.join(CELLS)}"),
-            (self.pooling in POOLINGS, "pooling", f"choose from {', '.join(POOLINGS)}"),
-            (self.multi_label in ("auto", "yes", "no"), "multi_label", "choose auto, yes or no"),
-            (self.class_weights in ("none", "auto"), "class_weights", "choose none or auto"),
-            (self.metric in METRICS, "metric", f"choose from {', '.join(METRICS)}"),
-            (self.optimizer in OPTIMIZERS, "optimizer", f"choose from {', '.join(OPTIMIZERS)}"),
-            (min(self.layers, self.hidden_size, self.embedding_size, self.attention_size) >= 1, "hidden_size",
-             "layers and sizes must be >= 1"),
-            (0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)"),
-            (0.0 <= self.word_dropout < 1.0, "word_dropout", "must be in [0, 1)"),
-            (1 <= self.ensemble <= 64, "ensemble", "must be from 1 to 64"),
-            (self.max_length >= 0, "max_length", "must be >= 0 (0: no limit)"),
-            (self.epochs >= 0, "epochs", "must be >= 0"),
-            (self.batch_size >= 1, "batch_size", "must be >= 1"),
-            (self.lr > 0, "lr", "must be > 0"),
-            (self.clip >= 0, "clip", "must be >= 0"),
-            (self.lr_decay >= 0, "lr_decay", "must be >= 0"),
-            (self.min_freq >= 1, "min_freq", "must be >= 1"),
-            (self.patience >= 0, "patience", "must be >= 0"),
-            (self.log_every >= 1, "log_every", "must be >= 1"),
-            (self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0"),
-        ]
-        for ok, name, why in checks:
-            if not ok:
-                raise ConfigError(f"invalid --{name.replace('_', '-')} {getattr(self, name)!r}: {why}")
+from rnn_cli.training.events import Info
+from rnn_cli.training.loop import Event, Task, resume_or_start, run_epochs, sharded
 
 
 def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> torch.Tensor:
@@ -167,17 +90,10 @@ def train_classifier(
     resume: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
     dist: Dist | None = None,
-) -> Iterator[Step | Evaluated | Info | Done]:
-    device = device or torch.device("cpu")
-    check_target(out)
-    state = None
-    if resume and state_path(out).exists():
-        state = load_state(out, "classifier")
-        cfg = replace(from_dict(TrainClassifierConfig, state["train_config"], where=f"{state_path(out)}: config"),
-                      epochs=cfg.epochs)
-        yield Info(resumed_message(state_path(out), state))
-    elif resume:
-        yield Info(f"nothing to resume ({state_path(out)} does not exist); starting a new run")
+) -> Iterator[Event]:
+    device, dist = device or torch.device("cpu"), dist or Dist()
+    cfg, state, notes = resume_or_start(TrainClassifierConfig, cfg, out, "classifier", resume)
+    yield from notes
 
     seed_everything(cfg.seed)
     cfg, train_d, dev_d, test_d, vocabs, matrix, found = _prepare(
@@ -209,16 +125,16 @@ def train_classifier(
     loaded = LoadedClassifier(model, vocabs, train_config, {})
 
     def loss(batch: ClassBatch) -> tuple[torch.Tensor, int]:
-        b = batch.to(device)
-        assert b.labels is not None
-        words = b.words
+        b = replace(batch.to(device), weights=weights)
         if cfg.word_dropout > 0:
             # Each real token (index > 1: not <pad>, not already <unk>) is hidden
             # behind <unk> with probability word_dropout, so the classifier cannot lean
             # on a few words and the <unk> vector is learned.
+            words = b.words
             drop = (words > vocabs.words.unk_index) & (torch.rand(words.shape, device=device) < cfg.word_dropout)
-            words = words.masked_fill(drop, vocabs.words.unk_index)
-        return model.loss(words, b.lengths, b.labels, weights), b.words.size(0)
+            b = replace(b, words=words.masked_fill(drop, vocabs.words.unk_index))
+        out = model.loss(b)
+        return out.value, out.items
 
     def summary(scores: dict[str, Any], prefix: str) -> dict[str, Any]:
         out = {f"{prefix}_accuracy": scores["accuracy"], f"{prefix}_macro_f1": scores["macro_f1"]}
@@ -234,18 +150,13 @@ def train_classifier(
         assert test_d is not None
         return summary(score_classifier(loaded, test_d, 64, device), "test")
 
-    spec = TaskSpec(
+    lengths = [len(t) for t in train_d.tokens]
+    global_batch = cfg.batch_size * dist.world_size
+    task = Task(
         task="classifier", model=model, model_config=to_dict(model_cfg), train_config=train_config,
-        vocab=vocabs.to_dict(),
-        order=lambda g, b: length_buckets([len(t) for t in train_d.tokens], b, g),
-        make_batch=lambda idx: encode_batch([train_d.tokens[i] for i in idx], vocabs, idx,
-                                            [train_d.labels[i] for i in idx], multi),
-        batch_size=cfg.batch_size, loss=loss, evaluate=evaluate,
-        metric="dev_" + cfg.metric.replace("-", "_"), unit="ex", rate_key="examples_per_s",
-        test=score_test if test_d is not None else None)
-    opts = LoopOptions(cfg.epochs, cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.lr_decay, cfg.clip,
-                       cfg.patience, cfg.seed, cfg.log_every, cfg.checkpoint_every, cfg.amp, cfg.skip_nonfinite)
-    for event in run_epochs(spec, opts, out, state, should_stop, device, dist):
-        if isinstance(event, Done) and not event.interrupted:
-            event.summary["multi_label"] = multi
-        yield event
+        vocab=vocabs.to_dict(), order=lambda g: length_buckets(lengths, global_batch, g),
+        make_batch=sharded(lambda idx: encode_batch([train_d.tokens[i] for i in idx], vocabs, idx,
+                                                    [train_d.labels[i] for i in idx], multi), dist),
+        loss=loss, evaluate=evaluate, metric="dev_" + cfg.metric.replace("-", "_"), unit="item",
+        rate_key="items_per_s", test=score_test if test_d is not None else None, summary={"multi_label": multi})
+    yield from run_epochs(task, cfg, out, state, should_stop, device, dist)

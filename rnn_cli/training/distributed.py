@@ -150,12 +150,6 @@ class Dist:
         dist.all_gather_object(out, value)
         return out
 
-    def barrier(self) -> None:
-        if self.enabled:
-            import torch.distributed as dist
-
-            dist.barrier()
-
 
 def device_for(name: str) -> torch.device:
     """The device of this process: `select_device(name)`, and under torchrun on

@@ -4,9 +4,9 @@ the distributed wrapper, and the training-state checkpoint (weights, optimizer,
 gradient scaler and every random generator of every rank, written by rank 0 only,
 atomically: the previous file stays until the new one is complete).
 
-A task hands over its model and `loss_fn(batch) -> (mean loss, items)`; the loops
-(`epochs.py` for sentence-level tasks, `lm.py` for truncated BPTT) decide which
-batches come when and which task state goes into the checkpoint."""
+A task hands over its model and `loss_fn(batch) -> (mean loss, items)`; the epoch
+loop (`loop.py`) decides which batches come when and which task state goes into the
+checkpoint."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from rnn_cli.errors import RnnCliError
 from rnn_cli.seed import rng_states, set_rng_states
 from rnn_cli.training.distributed import Dist
 from rnn_cli.training.optim import build_optimizer
+from rnn_cli.training.options import TrainOptions
 
 EXIT_NONFINITE = 3
 
@@ -33,17 +34,6 @@ class NonFiniteLossError(RnnCliError):
     """Training met a NaN or infinite loss (exit status 3)."""
 
     exit_code = EXIT_NONFINITE
-
-
-@dataclass
-class StepOptions:
-    optimizer: str
-    lr: float
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    clip: float = 0.0  # 0: no clipping
-    amp: bool = False  # autocast: bf16 where supported, else fp16 with a gradient scaler
-    skip_nonfinite: bool = False  # skip batches with a non-finite loss instead of stopping
 
 
 @dataclass
@@ -77,8 +67,8 @@ def amp_dtype(device: torch.device) -> torch.dtype:
 class Engine:
     """The model, its optimizer and how a step is taken, for one process."""
 
-    def __init__(self, model: nn.Module, loss_fn: Callable[[Any], tuple[torch.Tensor, int]], opts: StepOptions,
-                 device: torch.device, dist: Dist, seed: int) -> None:
+    def __init__(self, model: nn.Module, loss_fn: Callable[[Any], tuple[torch.Tensor, int]], opts: TrainOptions,
+                 device: torch.device, dist: Dist) -> None:
         self.model, self.opts, self.device, self.dist = model, opts, device, dist
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(opts.optimizer, self.params, opts.lr, opts.momentum, opts.weight_decay)
@@ -90,7 +80,7 @@ class Engine:
         if dist.enabled:
             # The weights start equal on every rank (DDP also broadcasts rank 0's);
             # dropout masks must differ between ranks.
-            torch.manual_seed(seed + dist.rank)
+            torch.manual_seed(opts.seed + dist.rank)
 
     def train(self) -> None:
         self.net.train()
@@ -177,13 +167,13 @@ class Engine:
         self.optimizer.load_state_dict(state["optimizer_state"])
         if self.scaler is not None and state.get("scaler_state"):
             self.scaler.load_state_dict(state["scaler_state"])
-        rngs = state.get("rng") or [{"torch": state["rng_cpu"], "python": None}]  # or an older state file
+        rngs = state["rng"]
         set_rng_states(rngs[self.dist.rank] if len(rngs) == self.dist.world_size else rngs[0])
         self.skipped = int(state.get("skipped_batches", 0))
 
     def world_note(self, state: dict[str, Any]) -> str | None:
         """A note when `state` was written by a run with another number of processes."""
-        saved = len(state.get("rng") or [None])
+        saved = len(state["rng"])
         if saved == self.dist.world_size:
             return None
         return (f"the training state was written by {saved} process(es), this run has {self.dist.world_size}: "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -11,11 +11,11 @@ class Step:
     epoch: int  # 1-based
     step: int  # step within the epoch, 1-based
     steps: int  # steps in the epoch (an estimate with variable windows)
-    loss: float
+    loss: float  # mean training loss of the epoch so far
     lr: float
-    tokens_per_s: float  # items per second, in `unit`s
-    extra: dict[str, float] = field(default_factory=dict)
+    rate: float  # items per second, in `unit`s (tokens, sentences, items)
     unit: str = "tok"
+    ppl: float | None = None  # exp(loss), for a per-token cross-entropy (language models)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Optimisers and learning-rate helpers shared by the trainers."""
+"""Optimisers and the learning-rate schedules shared by the trainers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import torch
 
-OPTIMIZERS = ("sgd", "adam")
+from rnn_cli.training.options import OPTIMIZERS, TrainOptions
 
 
 def build_optimizer(
@@ -23,3 +23,20 @@ def build_optimizer(
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+def epoch_lr(opts: TrainOptions, epoch: int, lr: float) -> float:
+    """The lr of 0-based epoch `epoch`, where `lr` is the current one (which the
+    plateau schedule carries from epoch to epoch, see `after_bad_epoch`)."""
+    if opts.schedule == "constant":
+        lr = opts.lr
+    elif opts.schedule == "inverse-time":  # Ma & Hovy 2016
+        lr = opts.lr / (1 + opts.decay_rate * epoch)
+    elif opts.schedule == "step":  # Zaremba et al. 2014: epoch e > decay_start runs at lr * decay^(e - decay_start)
+        lr = opts.lr * opts.lr_decay ** max(0, epoch + 1 - opts.decay_start)
+    return max(lr, opts.min_lr)
+
+
+def after_bad_epoch(opts: TrainOptions, lr: float) -> float:
+    """The lr after an epoch that did not improve the dev metric."""
+    return max(lr * opts.lr_decay, opts.min_lr) if opts.schedule == "plateau" else lr

@@ -43,7 +43,7 @@ def test_version_and_module_entry_point(cli):
 def test_train_writes_model_metrics_and_json_summary(char_model, tiny_corpus):
     assert char_model.exists()
     lines = char_model.with_suffix(".metrics.jsonl").read_text().splitlines()
-    assert len(lines) == 2 and "valid_ppl" in json.loads(lines[-1])
+    assert len(lines) == 2 and "dev_ppl" in json.loads(lines[-1])
     assert char_model.with_suffix(".state.pt").exists()
 
 
@@ -97,7 +97,7 @@ def test_evaluate_text_and_json(cli, char_model, tiny_corpus):
     result = json.loads(res.stdout)
     assert result["tokens"] == len(tiny_corpus["valid"].read_text())
     assert result["bpc"] < 4.0  # a uniform guess over ~60 characters is 5.9 bits
-    stored = checkpoint.load(char_model)["metrics"]["valid_bpc"]
+    stored = checkpoint.load(char_model)["metrics"]["dev_bpc"]
     assert result["bpc"] == pytest.approx(stored, rel=1e-3)  # same model, same file
     text = cli("evaluate", str(char_model), str(tiny_corpus["valid"]), "--device", "cpu").stdout.decode()
     assert text.startswith("bits per character\t")

@@ -1,13 +1,14 @@
-"""Model-zoo tests: gradients against finite differences, initialisation, and a
-contract every cell honours (build, forward, finite loss, backward, save/load)."""
+"""The recurrent encoders and the language model beyond the shared contract
+(`test_contract.py`): gradients against finite differences, initialisation, dropout,
+weight tying, and the LM's loss and state carried across windows."""
 
-import io
 import math
 
 import pytest
 import torch
 
-from rnn_cli.models import CELLS, MODELS
+from rnn_cli.batches import LMBatch
+from rnn_cli.models import CELLS
 from rnn_cli.models.lm import RNNLM, LMConfig
 from rnn_cli.models.rnn import EncoderConfig, RNNEncoder
 
@@ -41,8 +42,7 @@ def test_lm_loss_gradients_match_finite_differences(cell, tie):
 
     def f(*ps):
         with torch.nn.utils.stateless._reparametrize_module(model, dict(zip(names, ps)), tie_weights=True):
-            loss, _ = model.loss(x, y)
-        return loss
+            return model.loss(LMBatch(x, y)).value
 
     assert torch.autograd.gradcheck(f, tuple(params), eps=1e-6, atol=1e-5)
 
@@ -87,24 +87,22 @@ def test_tied_weights_share_storage_with_projection_when_sizes_differ():
     assert logits.shape == (3, 2, 9)
 
 
-@pytest.mark.parametrize("cell", sorted(CELLS))
-def test_contract_forward_loss_backward_save_load(cell):
-    torch.manual_seed(1)
-    config_cls, model_cls = MODELS["lm"]
-    model = model_cls(config_cls(vocab_size=13, cell=cell, embedding_size=6, hidden_size=6, layers=2))
-    x, y = torch.randint(0, 13, (5, 3)), torch.randint(0, 13, (5, 3))
-    loss, hidden = model.loss(x, y)
-    assert torch.isfinite(loss)
-    loss.backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
-    buf = io.BytesIO()
-    torch.save({"config": model.config.__dict__, "state": model.state_dict()}, buf)
-    buf.seek(0)
-    saved = torch.load(buf, weights_only=True)
-    clone = model_cls(config_cls(**saved["config"]))
-    clone.load_state_dict(saved["state"])
-    model.eval(), clone.eval()
-    assert torch.equal(model(x)[0], clone(x)[0])
+def test_lm_loss_is_the_mean_over_scored_tokens_and_carries_the_state():
+    torch.manual_seed(0)
+    model = RNNLM(LMConfig(vocab_size=9, embedding_size=4, hidden_size=5, layers=2, dropout=0.0)).eval()
+    x, y = torch.randint(0, 9, (6, 3)), torch.randint(0, 9, (6, 3))
+    y[4:, 2] = -100  # the padded evaluation layout: the last stream ends early
+    with torch.no_grad():
+        out = model.loss(LMBatch(x, y))
+        logits, hidden = model.predict(LMBatch(x))
+        expected = torch.nn.functional.cross_entropy(logits.reshape(-1, 9), y.reshape(-1), ignore_index=-100)
+        assert out.items == 16 and torch.allclose(out.value, expected, atol=1e-6)
+        assert all(torch.equal(a, b) for a, b in zip(out.state, hidden))
+        # Two windows, the state carried, are one window.
+        first = model.loss(LMBatch(x[:2], y[:2]))
+        second = model.loss(LMBatch(x[2:], y[2:], first.state))
+    total = first.value * first.items + second.value * second.items
+    assert first.items + second.items == 16 and torch.allclose(total / 16, out.value, atol=1e-6)
 
 
 def test_config_validation():

@@ -1,19 +1,17 @@
-"""The tagger and its char encoders: a contract over decoder x char encoder x cell,
-padding invariance, constrained decoding, gradients against finite differences,
-a learnable toy task, and embedding handling."""
+"""The tagger and its char encoders beyond the shared contract (`test_contract.py`):
+`decode` (marginals, k-best) blind to padding and computing the emissions once,
+constrained decoding, gradients against finite differences, a learnable toy task,
+and embedding handling."""
 
 from __future__ import annotations
 
-import dataclasses
-import io
 import itertools
 
 import pytest
 import torch
-import yaml
 from torch.func import functional_call
 
-from rnn_cli.models import MODELS
+from rnn_cli.batches import TagBatch
 from rnn_cli.models.char import CHAR_ENCODERS, CharCNN, CharLSTM, build_char_encoder
 from rnn_cli.models.tagger import DECODERS, Tagger, TaggerConfig
 
@@ -32,7 +30,7 @@ ALLOWED_END = [True, True, True, True, True]
 WORDS, CHARS = 20, 12
 
 
-def make_batch(lengths=(5, 3, 1, 4), width=4, seed=0, pad_to=None):
+def make_batch(lengths=(5, 3, 1, 4), width=4, seed=0, pad_to=None) -> TagBatch:
     """words (B, L), chars (B, L, C), mask (B, L), allowed tags (B, L) with -100 at padding.
     Words have 1..width real chars, left-aligned; padding words are all zeros."""
     g = torch.Generator().manual_seed(seed)
@@ -46,7 +44,15 @@ def make_batch(lengths=(5, 3, 1, 4), width=4, seed=0, pad_to=None):
         for t in range(n):
             if TAGS[row[t]].startswith("I-") and (t == 0 or not ALLOWED[row[t - 1]][row[t]]):
                 row[t] -= 1
-    return words, chars, mask, tags.masked_fill(~mask, -100)
+    return TagBatch(words, chars, mask, tags.masked_fill(~mask, -100), mask.sum(1), list(range(b)))
+
+
+def sentence(batch: TagBatch, i: int) -> TagBatch:
+    """Row i alone, unpadded (its chars as narrow as the sentence allows)."""
+    n = int(batch.lengths[i])
+    c = int((batch.chars[i, :n] != 0).sum(1).max())
+    return TagBatch(batch.words[i : i + 1, :n], batch.chars[i : i + 1, :n, :c], batch.mask[i : i + 1, :n],
+                    batch.tags[i : i + 1, :n] if batch.tags is not None else None, batch.lengths[i : i + 1], [0])
 
 
 def make_tagger(decoder="crf", char_encoder="cnn", cell="lstm", **kw) -> Tagger:
@@ -62,62 +68,41 @@ def is_allowed(seq: list[int]) -> bool:
     return ALLOWED_START[seq[0]] and ALLOWED_END[seq[-1]] and all(ALLOWED[a][b] for a, b in zip(seq, seq[1:]))
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn-tanh"])
 @pytest.mark.parametrize("char_encoder", sorted(CHAR_ENCODERS))
 @pytest.mark.parametrize("decoder", sorted(DECODERS))
-def test_contract(decoder, char_encoder, cell):
-    model = make_tagger(decoder, char_encoder, cell, layers=2)
-    words, chars, mask, tags = make_batch()
-    assert model.emissions(words, chars, mask).shape == (4, 5, len(TAGS))
-    loss = model.loss(words, chars, mask, tags)
-    assert loss.dim() == 0 and torch.isfinite(loss)
-    loss.backward()
-    grads = [p.grad for p in model.parameters() if p.requires_grad]
-    assert all(g is not None and torch.isfinite(g).all() for g in grads)
-    assert any(g.abs().sum() > 0 for g in grads)
-
-    # A checkpoint is plain data: the config through YAML, the weights through weights_only.
-    config = yaml.safe_load(yaml.safe_dump(dataclasses.asdict(model.config)))
-    buf = io.BytesIO()
-    torch.save({"config": config, "state_dict": model.state_dict()}, buf)
-    buf.seek(0)
-    payload = torch.load(buf, weights_only=True)
-    config_cls, model_cls = MODELS["tagger"]
-    clone = model_cls(config_cls(**payload["config"]))
-    clone.load_state_dict(payload["state_dict"])
-    model.eval()
-    clone.eval()
-    with torch.no_grad():
-        for name in ("emissions", "predict", "marginals"):
-            assert torch.equal(getattr(model, name)(words, chars, mask), getattr(clone, name)(words, chars, mask))
-        assert torch.equal(model.loss(words, chars, mask, tags), clone.loss(words, chars, mask, tags))
-        pred = model.predict(words, chars, mask)
-        probs = model.marginals(words, chars, mask)
-    assert pred.dtype == torch.long and pred.shape == mask.shape and (pred[~mask] == 0).all()
-    assert torch.allclose(probs.sum(2)[mask], torch.ones(int(mask.sum())), atol=1e-5)
-    assert (probs[~mask] == 0).all()
-
-
-@pytest.mark.parametrize("char_encoder", sorted(CHAR_ENCODERS))
-@pytest.mark.parametrize("decoder", sorted(DECODERS))
-def test_padding_never_changes_a_sentence(decoder, char_encoder):
+def test_decode_never_depends_on_padding(decoder, char_encoder):
     model = make_tagger(decoder, char_encoder).eval()
     # Batched: padded to L = 7 (beyond the longest sentence) and C = 6 chars per word.
-    words, chars, mask, tags = make_batch(width=6, pad_to=7, seed=1)
+    batch = make_batch(width=6, pad_to=7, seed=1)
     with torch.no_grad():
-        together = model.emissions(words, chars, mask)
-        pred = model.predict(words, chars, mask)
-        probs = model.marginals(words, chars, mask)
-        batch_loss = model.loss(words, chars, mask, tags)
-        losses = []
-        for i, n in enumerate(mask.sum(1).tolist()):
-            c = int((chars[i, :n] != 0).sum(1).max())  # as narrow as this sentence allows
-            one = words[i : i + 1, :n], chars[i : i + 1, :n, :c], mask[i : i + 1, :n]
-            assert torch.allclose(model.emissions(*one)[0], together[i, :n], atol=1e-5)
-            assert torch.equal(model.predict(*one)[0], pred[i, :n])
-            assert torch.allclose(model.marginals(*one)[0], probs[i, :n], atol=1e-5)
-            losses.append(model.loss(*one, tags[i : i + 1, :n]))
-    assert torch.allclose(batch_loss, torch.stack(losses).mean(), atol=1e-5)
+        together = model.decode(batch, marginals=True, nbest=3)
+        emissions = model.emissions(batch)
+        for i, n in enumerate(batch.lengths.tolist()):
+            one = sentence(batch, i)
+            alone = model.decode(one, marginals=True, nbest=3)
+            assert torch.allclose(model.emissions(one)[0], emissions[i, :n], atol=1e-5)
+            assert torch.equal(alone.best[0], together.best[i, :n])
+            assert torch.allclose(alone.marginals[0], together.marginals[i, :n], atol=1e-5)
+            assert torch.equal(alone.nbest[0], together.nbest[i, :, :n])
+            assert torch.allclose(alone.nbest_probs[0], together.nbest_probs[i], atol=1e-5)
+    mask = batch.mask
+    assert torch.allclose(together.marginals.sum(2)[mask], torch.ones(int(mask.sum())), atol=1e-5)
+    assert (together.marginals[~mask] == 0).all() and (together.best[~mask] == 0).all()
+
+
+def test_decode_computes_the_emissions_once():
+    model = make_tagger().eval()
+    calls = []
+    model.projection.register_forward_hook(lambda *_: calls.append(1))
+    with torch.no_grad():
+        out = model.decode(make_batch(), marginals=True, nbest=2)
+        plain = model.decode(make_batch())
+    assert len(calls) == 2 and out.nbest.shape == (4, 2, 5) and out.marginals.shape == (4, 5, len(TAGS))
+    assert plain.marginals is None and plain.nbest is None and plain.nbest_probs is None
+    assert torch.equal(plain.best, out.best) and torch.equal(model.predict(make_batch()), out.best)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="invalid nbest"):
+            model.decode(make_batch(), nbest=bad)
 
 
 @pytest.mark.parametrize("decoder", sorted(DECODERS))
@@ -130,13 +115,14 @@ def test_constrained_decoding_never_produces_a_forbidden_transition(decoder):
             model.head.crf.transitions.normal_(0, 3)
     broken = 0
     for seed in range(10):
-        words, chars, mask, _ = make_batch(lengths=(6, 4, 1, 2, 5), seed=seed)
+        batch = make_batch(lengths=(6, 4, 1, 2, 5), seed=seed)
+        lengths = batch.lengths.tolist()
         with torch.no_grad():
-            emissions = model.emissions(words, chars, mask)
-            pred = model.predict(words, chars, mask)
-            nbest, probs = model.nbest(words, chars, mask, 3)
-        broken += sum(not is_allowed(row[:n]) for row, n in zip(emissions.argmax(2).tolist(), mask.sum(1).tolist()))
-        for i, n in enumerate(mask.sum(1).tolist()):
+            emissions = model.emissions(batch)
+            out = model.decode(batch, nbest=3)
+        pred, nbest, probs = out.best, out.nbest, out.nbest_probs
+        broken += sum(not is_allowed(row[:n]) for row, n in zip(emissions.argmax(2).tolist(), lengths))
+        for i, n in enumerate(lengths):
             assert is_allowed(pred[i, :n].tolist())
             assert torch.equal(nbest[i, 0], pred[i])
             for j in range(3):
@@ -149,22 +135,23 @@ def test_constrained_decoding_never_produces_a_forbidden_transition(decoder):
 @pytest.mark.parametrize("decoder", sorted(DECODERS))
 def test_nbest_probabilities_sum_to_one_over_every_allowed_sequence(decoder):
     model = make_tagger(decoder).eval()
-    words, chars, mask, _ = make_batch(lengths=(3, 2))
+    batch = make_batch(lengths=(3, 2))
     n_allowed = sum(is_allowed(list(s)) for s in itertools.product(range(len(TAGS)), repeat=3))
     with torch.no_grad():
-        _, probs = model.nbest(words, chars, mask, n_allowed + 2)
+        probs = model.decode(batch, nbest=n_allowed + 2).nbest_probs
     assert torch.allclose(probs.sum(1), torch.ones(2, dtype=probs.dtype), atol=1e-5)
     assert (probs[0, n_allowed:] == 0).all()
 
 
 def test_unconstrained_softmax_head_is_argmax_and_softmax():
     model = make_tagger("softmax", allowed=None, allowed_start=None, allowed_end=None).eval()
-    words, chars, mask, _ = make_batch()
+    batch = make_batch()
+    mask = batch.mask
     with torch.no_grad():
-        emissions = model.emissions(words, chars, mask)
-        assert torch.equal(model.predict(words, chars, mask), emissions.argmax(2).masked_fill(~mask, 0))
-        expected = emissions.softmax(2) * mask.unsqueeze(2)
-        assert torch.allclose(model.marginals(words, chars, mask), expected, atol=1e-5)
+        emissions = model.emissions(batch)
+        out = model.decode(batch, marginals=True)
+    assert torch.equal(out.best, emissions.argmax(2).masked_fill(~mask, 0))
+    assert torch.allclose(out.marginals, emissions.softmax(2) * mask.unsqueeze(2), atol=1e-5)
     assert not any(p.requires_grad for p in model.head.parameters())
 
 
@@ -193,28 +180,27 @@ def test_char_lstm_ignores_padding_and_concatenates_both_directions():
 @pytest.mark.parametrize("char_encoder", ["cnn", "lstm"])
 def test_padding_words_give_finite_gradients(char_encoder):
     model = make_tagger("crf", char_encoder)
-    words, chars, mask, tags = make_batch(pad_to=6)  # every sentence ends in padding words
-    model.loss(words, chars, mask, tags).backward()
+    model.loss(make_batch(pad_to=6)).value.backward()  # every sentence ends in padding words
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
 def test_crf_loss_gradient_matches_finite_differences():
     model = make_tagger("crf", "cnn", dropout=0.0, hidden_size=3).double()
-    words, chars, mask, tags = make_batch(lengths=(3, 2, 1))
+    batch = make_batch(lengths=(3, 2, 1))
 
     class Loss(torch.nn.Module):
         def __init__(self, tagger: Tagger) -> None:
             super().__init__()
             self.tagger = tagger
 
-        def forward(self, *args: torch.Tensor) -> torch.Tensor:
-            return self.tagger.loss(*args)
+        def forward(self, batch: TagBatch) -> torch.Tensor:
+            return self.tagger.loss(batch).value
 
     wrapper = Loss(model)
 
     def loss_of(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         params = {"tagger.projection.weight": weight, "tagger.projection.bias": bias}
-        return functional_call(wrapper, params, (words, chars, mask, tags))
+        return functional_call(wrapper, params, (batch,))
 
     inputs = (model.projection.weight.detach().clone().requires_grad_(),
               model.projection.bias.detach().clone().requires_grad_())
@@ -231,7 +217,7 @@ def toy_batch(g: torch.Generator, b: int, n: int = 8, width: int = 3):
     chars = torch.randint(1, 7, (b, n, width), generator=g) * mask.unsqueeze(2)
     previous = torch.cat([torch.zeros(b, 1, dtype=torch.long), words[:, :-1]], dim=1)
     tags = ((chars[:, :, 0] + previous) % 3).masked_fill(~mask, 0)
-    return words, chars, mask, tags
+    return TagBatch(words, chars, mask, tags, lengths, list(range(b)))
 
 
 @pytest.mark.parametrize("decoder", sorted(DECODERS))
@@ -243,11 +229,12 @@ def test_learns_a_toy_task_far_above_the_majority_baseline(decoder):
     g = torch.Generator().manual_seed(0)
     for _ in range(120):
         optimizer.zero_grad()
-        model.loss(*toy_batch(g, b=32)).backward()
+        model.loss(toy_batch(g, b=32)).value.backward()
         optimizer.step()
-    words, chars, mask, tags = toy_batch(torch.Generator().manual_seed(99), b=64)  # held out
+    batch = toy_batch(torch.Generator().manual_seed(99), b=64)  # held out
+    mask, tags = batch.mask, batch.tags
     with torch.no_grad():
-        pred = model.eval().predict(words, chars, mask)
+        pred = model.eval().predict(batch)
     accuracy = (pred[mask] == tags[mask]).double().mean().item()
     majority = tags[mask].bincount().max().item() / int(mask.sum())
     assert majority < 0.45 and accuracy > 0.95
@@ -258,7 +245,7 @@ def test_frozen_pretrained_embeddings_stay_unchanged():
     weights = torch.randn(WORDS, 6)
     model.set_pretrained_embeddings(weights)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
-    model.loss(*make_batch()).backward()
+    model.loss(make_batch()).value.backward()
     optimizer.step()
     assert torch.equal(model.embedding.weight, weights) and not model.embedding.weight.requires_grad
     trainable = make_tagger(freeze_embeddings=False)

@@ -23,7 +23,7 @@ from rnn_cli.training.tagger import TrainTaggerConfig, train_tagger
 # Dropout 0: dropout masks are drawn per process, everything else is the same maths.
 LM = TrainLMConfig(level="char", layers=1, hidden_size=24, embedding_size=8, dropout=0.0, bptt=20, epochs=1,
                    optimizer="sgd", lr=1.0, clip=0.5, log_every=1, patience=0)
-TAGGER = TrainTaggerConfig(epochs=1, hidden_size=12, word_embedding_size=8, char_embedding_size=6, char_filters=6,
+TAGGER = TrainTaggerConfig(epochs=1, hidden_size=12, embedding_size=8, char_embedding_size=6, char_filters=6,
                            dropout=0.0, optimizer="sgd", lr=0.05, log_every=1, clip=1.0)
 
 
@@ -39,7 +39,7 @@ def step_losses(task: str, data: Path, out: Path, batch: int, dist: Dist, dropou
 
     if task == "lm":
         events = train_lm(replace(LM, batch_size=batch, dropout=dropout, epochs=epochs), str(data / "train.txt"), out,
-                          valid=str(data / "valid.txt"), dist=dist, should_stop=stop, resume=resume)
+                          dev=str(data / "valid.txt"), dist=dist, should_stop=stop, resume=resume)
     else:
         events = train_tagger(replace(TAGGER, batch_size=batch, dropout=dropout, epochs=epochs),
                               str(data / "train.conll"), str(data / "dev.conll"), out, dist=dist, should_stop=stop,

@@ -13,15 +13,16 @@ from torch import nn
 from rnn_cli import checkpoint
 from rnn_cli.errors import RnnCliError
 from rnn_cli.training.engine import NonFiniteLossError
-from rnn_cli.training.epochs import LoopOptions, TaskSpec, run_epochs, state_path
 from rnn_cli.training.events import Done, Evaluated, Info, Step
+from rnn_cli.training.loop import Task, run_epochs, state_path
+from rnn_cli.training.options import TrainOptions
 
 X = torch.linspace(-1, 1, 40).view(20, 2)
 Y = X.sum(1) * 3 + 1
 POISON = 7  # the loss of any batch holding item 7 is NaN
 
 
-def toy_spec(model: nn.Linear) -> TaskSpec:
+def toy_spec(model: nn.Linear) -> Task:
     def loss(idx: list[int]) -> tuple[torch.Tensor, int]:
         value = ((model(X[idx]).squeeze(1) - Y[idx]) ** 2).mean()
         return (value * float("nan") if POISON in idx else value), len(idx)
@@ -30,15 +31,15 @@ def toy_spec(model: nn.Linear) -> TaskSpec:
         with torch.no_grad():
             return {"dev_score": -float(((model(X).squeeze(1) - Y) ** 2).mean())}
 
-    return TaskSpec(task="tagger", model=model, model_config={}, train_config={}, vocab={},
-                    order=lambda g, b: [p.tolist() for p in torch.randperm(20, generator=g).split(b)],
-                    make_batch=lambda idx: idx, batch_size=4, loss=loss, evaluate=evaluate, metric="dev_score")
+    return Task(task="tagger", model=model, model_config={}, train_config={}, vocab={},
+                order=lambda g: [p.tolist() for p in torch.randperm(20, generator=g).split(4)],
+                make_batch=lambda idx: (idx, 1.0), loss=loss, evaluate=evaluate, metric="dev_score")
 
 
-def options(**kw) -> LoopOptions:
-    base = dict(epochs=2, optimizer="sgd", lr=0.05, momentum=0.0, weight_decay=0.0, lr_decay=0.0, clip=0.0,
+def options(**kw) -> TrainOptions:
+    base = dict(epochs=2, optimizer="sgd", lr=0.05, momentum=0.0, weight_decay=0.0, clip=0.0,
                 patience=0, seed=3, log_every=1, checkpoint_every=1)
-    return LoopOptions(**{**base, **kw})
+    return TrainOptions(**{**base, **kw})
 
 
 def poisoned_step(epoch: int = 0) -> int:

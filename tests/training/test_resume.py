@@ -67,7 +67,7 @@ def same_weights(a: Path, b: Path) -> None:
 
 
 def lm_cmd(corpus: dict[str, Path], out: Path) -> list[str]:
-    return command("train-lm", str(corpus["train"]), "--valid", str(corpus["valid"]), "--level", "char",
+    return command("train-lm", str(corpus["train"]), "--dev", str(corpus["valid"]), "--level", "char",
                    "--layers", "1", "--hidden-size", "32", "--embedding-size", "16", "--bptt", "20",
                    "--batch-size", "16", "--optimizer", "adam", "--lr", "0.01", "--dropout", "0.3",
                    "--variable-bptt", "--epochs", "2", "--checkpoint-every", "7", "-q", "-o", str(out))

@@ -2,6 +2,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rnn_cli.batches import ClassBatch, LMBatch, TagBatch
 from rnn_cli.data.batching import IGNORE_INDEX, lay_out_streams, window_lengths
 
 
@@ -40,3 +41,18 @@ def test_variable_windows_repeat_with_the_same_seed():
     a = list(window_lengths(1000, 35, variable=True, generator=torch.Generator().manual_seed(3)))
     b = list(window_lengths(1000, 35, variable=True, generator=torch.Generator().manual_seed(3)))
     assert a == b and len({n for _, n in a}) > 3
+
+
+def test_batches_move_their_tensors_and_keep_lengths_on_the_cpu():
+    cpu = torch.device("cpu")
+    x = torch.zeros(3, 2, dtype=torch.long)
+    lm = LMBatch(x, x, (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4))).to(cpu)
+    assert isinstance(lm.hidden, tuple) and len(lm.hidden) == 2 and lm.y is not None
+    assert LMBatch(x).to(cpu).y is None and LMBatch(x).hidden is None
+    words, lengths = torch.ones(2, 3, dtype=torch.long), torch.tensor([3, 1])
+    mask = torch.tensor([[True] * 3, [True, False, False]])
+    tag = TagBatch(words, words.unsqueeze(2), mask, None, lengths, [1, 0]).to(cpu)
+    assert tag.tags is None and tag.lengths is lengths and tag.indices == [1, 0]
+    cls = ClassBatch(words, lengths, None, [0, 1], torch.ones(4)).to(cpu)
+    assert cls.lengths is lengths and cls.weights is not None and cls.labels is None
+    assert cls.mask.tolist() == mask.tolist()

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
+from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.classification import read_examples, tokenize
-from rnn_cli.data.cls_batching import build_class_vocabs, encode_batch, prediction_batches, training_batches
+from rnn_cli.data.cls_batching import build_class_vocabs, encode_batch, prediction_batches
 from rnn_cli.errors import DataFormatError
 
 
@@ -87,7 +88,9 @@ def test_batches_cover_every_item_once_and_pad_with_zero():
     labels = [["x"], ["y"], ["x"], ["y"], ["x"], ["y"], ["x"]]
     vocabs = build_class_vocabs(tokens, labels)
     seen = []
-    for batch in training_batches(tokens, labels, vocabs, 3, torch.Generator().manual_seed(0)):
+    for idx in length_buckets([len(t) for t in tokens], 3, torch.Generator().manual_seed(0)):
+        # What the classifier's trainer builds from each bucket.
+        batch = encode_batch([tokens[i] for i in idx], vocabs, idx, [labels[i] for i in idx])
         seen += batch.indices
         for row, i in enumerate(batch.indices):
             n = max(len(tokens[i]), 1)  # an empty text is one <unk>

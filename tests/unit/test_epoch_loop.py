@@ -5,11 +5,11 @@ import torch
 
 from rnn_cli.checkpoint import build_model, load
 from rnn_cli.models.tagger import Tagger
-from rnn_cli.training.epochs import metrics_path, state_path
 from rnn_cli.training.events import Done
+from rnn_cli.training.loop import metrics_path, state_path
 from rnn_cli.training.tagger import TrainTaggerConfig, train_tagger
 
-CFG = TrainTaggerConfig(epochs=2, batch_size=32, hidden_size=16, word_embedding_size=16, char_filters=8,
+CFG = TrainTaggerConfig(epochs=2, batch_size=32, hidden_size=16, embedding_size=16, char_filters=8,
                         optimizer="adam", lr=0.01, dropout=0.2)
 
 
@@ -50,7 +50,7 @@ def test_word_dropout_learns_the_unknown_word_vector(samples, tmp_path):
     words get) keeps its random start; with it, words seen once stand in for <unk>."""
     rows = {}
     for p in (0.0, 0.5):
-        cfg = TrainTaggerConfig(**{**CFG.__dict__, "epochs": 1, "word_dropout": p})
+        cfg = TrainTaggerConfig(**{**CFG.__dict__, "epochs": 1, "singleton_dropout": p})
         run(samples, tmp_path / f"m{p}.pt", cfg=cfg)
         payload = load(tmp_path / f"m{p}.pt", task="tagger")
         model, _ = build_model(payload, "m")

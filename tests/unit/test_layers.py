@@ -18,7 +18,7 @@ RANKS = [
     ("rnn_cli.predict", 3),
     ("rnn_cli.checkpoint", 2), ("rnn_cli.decoding", 2),
     ("rnn_cli.models", 1), ("rnn_cli.data", 1), ("rnn_cli.metrics", 1), ("rnn_cli.seed", 1),
-    ("rnn_cli.config", 0), ("rnn_cli.errors", 0), ("rnn_cli", 0),
+    ("rnn_cli.config", 0), ("rnn_cli.errors", 0), ("rnn_cli.batches", 0), ("rnn_cli", 0),
 ]
 # Side by side but apart: the model zoo knows nothing of files, and readers nothing of models.
 APART = [("rnn_cli.models", "rnn_cli.data"), ("rnn_cli.data", "rnn_cli.models")]

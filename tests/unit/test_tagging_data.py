@@ -5,16 +5,10 @@ import threading
 import pytest
 import torch
 
+from rnn_cli.batches import TagBatch
+from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.conll import Sentence
-from rnn_cli.data.tagging import (
-    TagBatch,
-    TaggingVocabs,
-    build_vocabs,
-    decode_tags,
-    encode_batch,
-    prediction_batches,
-    training_batches,
-)
+from rnn_cli.data.tagging import TaggingVocabs, build_vocabs, decode_tags, encode_batch, prediction_batches
 from rnn_cli.errors import DataFormatError
 
 
@@ -98,6 +92,12 @@ def test_encode_batch_tags_and_errors():
 def test_batch_to_device_keeps_lengths_on_cpu():
     batch = encode_batch(TRAIN, build_vocabs(TRAIN)).to(torch.device("cpu"))
     assert isinstance(batch, TagBatch) and batch.lengths.device.type == "cpu" and batch.indices == [0, 1, 2]
+
+
+def training_batches(sents, v, batch_size, generator, shuffle=True, chunk=50):
+    """What the tagger's trainer builds: length buckets, each encoded."""
+    for idx in length_buckets([len(s) for s in sents], batch_size, generator, shuffle, chunk):
+        yield encode_batch([sents[i] for i in idx], v, idx)
 
 
 def test_training_batches_cover_every_sentence_once_in_similar_lengths():

@@ -12,15 +12,17 @@ import torch
 from rnn_cli import checkpoint
 from rnn_cli.config import from_dict
 from rnn_cli.errors import CheckpointError, ConfigError
+from rnn_cli.training.configs import TrainLMConfig
 from rnn_cli.training.events import Done, Evaluated
-from rnn_cli.training.lm import TrainLMConfig, metrics_path, state_path, train_lm
+from rnn_cli.training.lm import train_lm
+from rnn_cli.training.loop import metrics_path, state_path
 
 TINY = TrainLMConfig(level="char", layers=1, hidden_size=48, embedding_size=16, dropout=0.1, bptt=25,
                      batch_size=16, optimizer="adam", lr=0.01, clip=5.0, epochs=2, seed=7)
 
 
 def run(cfg, corpus, out, **kw):
-    events = list(train_lm(cfg, str(corpus["train"]), out, valid=str(corpus["valid"]), **kw))
+    events = list(train_lm(cfg, str(corpus["train"]), out, dev=str(corpus["valid"]), **kw))
     return events, next(e for e in events if isinstance(e, Done))
 
 
@@ -36,7 +38,7 @@ def test_lm_learns_far_below_unigram_perplexity(tiny_corpus, tmp_path):
     train_text = tiny_corpus["train"].read_text()
     valid_text = tiny_corpus["valid"].read_text()
     unigram = unigram_perplexity(train_text, valid_text)
-    assert done.summary["valid_ppl"] < 0.7 * unigram, (done.summary["valid_ppl"], unigram)
+    assert done.summary["dev_ppl"] < 0.7 * unigram, (done.summary["dev_ppl"], unigram)
 
 
 def test_same_seed_gives_identical_weights(tiny_corpus, tmp_path):
@@ -71,7 +73,7 @@ def test_interrupt_mid_epoch_then_resume_matches_uninterrupted_run(tiny_corpus, 
 
     _, done = run(cfg, tiny_corpus, tmp_path / "cut.pt", should_stop=stop_after_30_steps)
     assert done.interrupted
-    assert torch.load(state_path(tmp_path / "cut.pt"), weights_only=True)["progress"]["step"] == 30
+    assert torch.load(state_path(tmp_path / "cut.pt"), weights_only=True)["progress"]["batches_done"] == 30
     run(cfg, tiny_corpus, tmp_path / "cut.pt", resume=True)
     full = torch.load(state_path(tmp_path / "full.pt"), weights_only=True)["model_state"]
     cut = torch.load(state_path(tmp_path / "cut.pt"), weights_only=True)["model_state"]
@@ -84,7 +86,7 @@ def test_checkpoint_holds_plain_data_and_metrics(tiny_corpus, tmp_path):
     assert payload["format_version"] == checkpoint.FORMAT_VERSION
     assert payload["train_config"]["level"] == "char"
     assert "\n" in payload["vocab"]["tokens"]
-    assert "valid_ppl" in payload["metrics"]
+    assert "dev_ppl" in payload["metrics"]
     model, config = checkpoint.build_model(payload)
     assert config.vocab_size == len(payload["vocab"]["tokens"])
 

@@ -1,0 +1,115 @@
+"""The options of each trainer that shape its result, stored in the model file
+(`train_config`) and rebuilt with `from_dict(Config, ...)`. Every field is described
+in `options.OPTIONS`; the fields of `TrainOptions` are shared by all three."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rnn_cli.config import Option
+from rnn_cli.training.options import CLASS_FORMATS, TAG_FORMATS, TrainOptions, override
+
+
+@dataclass
+class TrainLMConfig(TrainOptions):
+    """`train-lm`: defaults of Zaremba et al.'s small model, without dropout on the recurrence."""
+
+    level: str = "word"
+    min_freq: int = 1
+    max_vocab: int = 0
+    cell: str = "lstm"
+    layers: int = 2
+    hidden_size: int = 200
+    embedding_size: int = 200
+    dropout: float = 0.2
+    tie_weights: bool = False
+    init_range: float | None = None
+    precision: str = "fp32"
+    eval_batch_size: int = 10
+    bptt: int = 35
+    variable_bptt: bool = False
+    batch_size: int = 20
+    lr: float = 20.0
+    clip: float = 0.25
+    schedule: str = "plateau"
+    lr_decay: float = 0.25
+    patience: int = 3
+
+
+@dataclass
+class TrainTaggerConfig(TrainOptions):
+    """`train-tagger`: defaults of Ma & Hovy 2016 (SGD, lr 0.015, inverse-time decay 0.05, batch 10)."""
+
+    input_format: str = "auto"
+    word_column: int = 0
+    tag_column: int = -1
+    tag_field: str = "upos"
+    scheme: str = "auto"  # of the input; resolved on the training file
+    min_freq: int = 1
+    embeddings: str | None = None
+    embeddings_format: str = "auto"
+    freeze_embeddings: bool = False
+    embedding_size: int = 100
+    char_encoder: str = "cnn"
+    char_embedding_size: int = 30
+    char_filters: int = 30
+    cell: str = "lstm"
+    layers: int = 1
+    hidden_size: int = 200
+    dropout: float = 0.5
+    singleton_dropout: float = 0.0
+    decoder: str = "crf"
+    epochs: int = 50
+    batch_size: int = 10
+    lr: float = 0.015
+    momentum: float = 0.9
+    schedule: str = "inverse-time"
+    decay_rate: float = 0.05
+
+    OVERRIDES: ClassVar[dict[str, Option]] = {
+        "input_format": override("input_format", choices=TAG_FORMATS,
+                                 help="CoNLL columns, CoNLL-U or tokenized text (auto: by the first line)."),
+        "dropout": override("dropout", help="Dropout on the char embeddings, the word representation and the "
+                                            "BiRNN output (Ma & Hovy 2016)."),
+        "cell": override("cell", help="Word-level recurrent cell (bidirectional)."),
+    }
+
+
+@dataclass
+class TrainClassifierConfig(TrainOptions):
+    """`train-classifier`: a BiLSTM with max pooling, trained with Adam."""
+
+    input_format: str = "auto"
+    text_column: str | None = None
+    label_column: str | None = None
+    tokenizer: str = "whitespace"
+    lowercase: bool = False
+    max_length: int = 400
+    min_freq: int = 1
+    embeddings: str | None = None
+    embeddings_format: str = "auto"
+    freeze_embeddings: bool = False
+    embedding_size: int = 100
+    cell: str = "lstm"
+    layers: int = 1
+    hidden_size: int = 150
+    bidirectional: bool = True
+    pooling: str = "max"
+    attention_size: int = 100
+    dropout: float = 0.5
+    word_dropout: float = 0.0
+    ensemble: int = 1
+    multi_label: str = "auto"  # resolved on the training file
+    class_weights: str = "none"
+    metric: str = "auto"  # resolved: accuracy (single-label) or micro-f1 (multi-label)
+    epochs: int = 20
+    optimizer: str = "adam"
+    lr: float = 0.001
+    momentum: float = 0.9
+
+    OVERRIDES: ClassVar[dict[str, Option]] = {
+        "input_format": override("input_format", choices=CLASS_FORMATS,
+                                 help="TSV, fastText or JSONL (auto: by the first line)."),
+        "dropout": override("dropout", help="Dropout on the embeddings, between layers and on the pooled vector."),
+    }

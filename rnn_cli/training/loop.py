@@ -1,0 +1,245 @@
+"""The epoch loop every trainer runs on (language model, tagger, classifier).
+
+A trainer hands over a `Task`: its model, how to draw one epoch's steps, how to build
+a step's batch, the loss of a batch, and how to score dev (and test). The loop does the
+rest the same way for every task: the learning-rate schedule, the step of `engine.py`
+(clipping, AMP, non-finite checks, DDP), progress events, early stopping on the dev
+metric, the best model in `out` (atomically replaced), the metrics log, and a
+resumable state file every `checkpoint_every` steps and after every epoch.
+
+Exact resume mid-epoch: an epoch's steps are drawn from a seeded generator, so the
+state holds that generator as it was at the epoch's start and the number of steps
+done; a resumed run draws the same steps and skips what was done. What a task carries
+from step to step (a language model's hidden state) goes into the state through
+`extra_state` / `restore_extra`."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from rnn_cli import checkpoint
+from rnn_cli.config import from_dict
+from rnn_cli.data.atomic import atomic_write_text, check_target
+from rnn_cli.training.distributed import Dist
+from rnn_cli.training.engine import Engine
+from rnn_cli.training.events import Done, Evaluated, Info, Step
+from rnn_cli.training.optim import after_bad_epoch, epoch_lr, set_lr
+from rnn_cli.training.options import TrainOptions
+
+C = TypeVar("C", bound=TrainOptions)
+Event = Step | Evaluated | Info | Done
+
+
+def state_path(out: str | Path) -> Path:
+    return Path(out).with_suffix(".state.pt")
+
+
+def metrics_path(out: str | Path) -> Path:
+    return Path(out).with_suffix(".metrics.jsonl")
+
+
+def _nothing(*_: Any) -> None:
+    return None
+
+
+@dataclass
+class Task:
+    """What the loop needs from a trainer. `order(generator)` lists one epoch's steps
+    (any descriptors; their shuffling drawn from `generator` alone); `make_batch(step)`
+    builds this process's batch of a step and the weight of its mean loss (see
+    `Dist.shard`); `loss(batch)` returns the batch's mean loss and its number of items;
+    `evaluate()` scores dev as `{"dev_...": value}` with `metric` among the keys (without
+    it, the training loss is the metric); `test()`, if given, scores the test set with
+    the best weights as `{"test_...": value}`."""
+
+    task: str
+    model: nn.Module
+    model_config: dict[str, Any]
+    train_config: dict[str, Any]
+    vocab: dict[str, list[str]]
+    order: Callable[[torch.Generator], list[Any]]
+    make_batch: Callable[[Any], tuple[Any, float]]
+    loss: Callable[[Any], tuple[torch.Tensor, int]]
+    evaluate: Callable[[], dict[str, Any]] | None = None
+    metric: str = "train_loss"
+    minimize: bool = False
+    unit: str = "sent"  # of the progress rate
+    rate_key: str = "sentences_per_s"  # the rate's name in the metrics log
+    perplexity: bool = False  # the loss is a per-token cross-entropy: show its perplexity
+    test: Callable[[], dict[str, Any]] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)  # added to the final summary
+    end_epoch: Callable[[], None] = _nothing  # after an epoch's last step
+    extra_state: Callable[[], dict[str, Any]] = dict  # saved with the state (a collective call)
+    restore_extra: Callable[[dict[str, Any]], None] = _nothing
+
+
+def sharded(build: Callable[[list[int]], Any], dist: Dist) -> Callable[[list[int]], tuple[Any, float]]:
+    """`make_batch` for a task whose steps are global batches of item indices."""
+    def make_batch(indices: list[int]) -> tuple[Any, float]:
+        part, weight = dist.shard(indices)
+        return build(part), weight
+
+    return make_batch
+
+
+@dataclass
+class Progress:
+    epoch: int = 0  # finished epochs
+    global_step: int = 0
+    lr: float = 0.0
+    best: float | None = None
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_metrics: dict[str, Any] = field(default_factory=dict)
+    batches_done: int = 0  # of the current epoch
+    loss_sum: float = 0.0  # of the current epoch, over all ranks
+    items: float = 0.0
+    seconds: float = 0.0  # spent on the current epoch before the last save
+
+
+def resume_or_start(cls: type[C], cfg: C, out: str | Path, task: str,
+                    resume: bool) -> tuple[C, dict[str, Any] | None, list[Info]]:
+    """The options and the saved state to train with: with `resume` and a state file
+    beside `out`, the stored options (with this run's `epochs`) and that state."""
+    check_target(out)
+    spath = state_path(out)
+    if not resume:
+        return cfg, None, []
+    if not spath.exists():
+        return cfg, None, [Info(f"nothing to resume ({spath} does not exist); starting a new run")]
+    state = checkpoint.load(spath, task=task, kind="train-state")
+    stored = replace(from_dict(cls, state["train_config"], where=f"{spath}: config"), epochs=cfg.epochs)
+    p = state["progress"]
+    where = f"epoch {p['epoch'] + 1}, batch {p['batches_done']}" if p["batches_done"] else \
+        f"the end of epoch {p['epoch']}"
+    notes = [Info(f"resuming from {spath} at {where} (step {p['global_step']}; --epochs {cfg.epochs}, the other "
+                  "options are the stored ones)")]
+    if p["stopped_early"]:
+        notes.append(Info("this run had already stopped early; nothing left to train"))
+    return stored, state, notes
+
+
+def _improved(score: float, best: float | None, minimize: bool) -> bool:
+    if not math.isfinite(score):
+        return False
+    return best is None or (score < best if minimize else score > best)
+
+
+def run_epochs(task: Task, opts: TrainOptions, out: str | Path, state: dict[str, Any] | None = None,
+               should_stop: Callable[[], bool] = lambda: False, device: torch.device | None = None,
+               dist: Dist | None = None) -> Iterator[Event]:
+    out = Path(out)
+    device, dist = device or torch.device("cpu"), dist or Dist()
+    spath, mpath = state_path(out), metrics_path(out)
+    engine = Engine(task.model, task.loss, opts, device, dist)
+    batch_gen = torch.Generator().manual_seed(opts.seed)
+    p = Progress(lr=opts.lr)
+    if state is not None:
+        engine.restore(state)
+        batch_gen.set_state(state["rng_batches"])
+        p = Progress(**state["progress"])
+        task.restore_extra(state)
+        if note := engine.world_note(state):
+            yield Info(note)
+    epoch_start = batch_gen.get_state()
+
+    def save_model(metrics: dict[str, Any]) -> None:
+        if dist.is_main:
+            checkpoint.save(out, checkpoint.make_payload(task.task, task.model_config, task.train_config, task.vocab,
+                                                         task.model.state_dict(), metrics))
+
+    def save_state() -> None:
+        # Mid-epoch, the generator as it was when this epoch's steps were drawn.
+        rng = epoch_start if p.batches_done > 0 else batch_gen.get_state()
+        engine.save_state(spath, p.global_step, {
+            "format_version": checkpoint.FORMAT_VERSION, "kind": "train-state", "task": task.task,
+            "train_config": task.train_config, "vocab": task.vocab, "rng_batches": rng, "progress": asdict(p),
+            **task.extra_state(),
+        })
+
+    def record_of(loss: float, elapsed: float, scores: dict[str, Any]) -> dict[str, Any]:
+        record: dict[str, Any] = {"epoch": p.epoch + 1, "step": p.global_step, "lr": p.lr, "train_loss": loss}
+        if task.perplexity:
+            record["train_ppl"] = math.exp(min(loss, 700.0))
+        record.update(scores)
+        record[task.rate_key] = round(p.items / max(elapsed, 1e-9), 1)
+        record["epoch_seconds"] = round(elapsed, 2)
+        if opts.skip_nonfinite:
+            record["skipped_batches"] = engine.skipped
+        return record
+
+    while p.epoch < opts.epochs and not p.stopped_early:
+        if p.batches_done == 0:
+            p.lr = epoch_lr(opts, p.epoch, p.lr)
+        set_lr(engine.optimizer, p.lr)
+        engine.train()
+        epoch_start = batch_gen.get_state()
+        order = task.order(batch_gen)
+        started, seconds0, items0 = time.perf_counter(), p.seconds, p.items
+        for i in range(p.batches_done, len(order)):
+            batch, weight = task.make_batch(order[i])
+            r = engine.step(batch, p.global_step + 1, weight, should_stop())
+            p.batches_done, p.global_step = i + 1, p.global_step + 1
+            p.loss_sum, p.items = p.loss_sum + r.loss_sum, p.items + r.items
+            if r.skipped:
+                yield Info(f"step {p.global_step}: non-finite loss, batch skipped ({engine.skipped} so far)")
+            if p.batches_done % opts.log_every == 0 or p.batches_done == len(order):
+                loss = p.loss_sum / max(p.items, 1)
+                yield Step(p.epoch + 1, p.batches_done, len(order), loss, p.lr,
+                           (p.items - items0) / max(time.perf_counter() - started, 1e-9), task.unit,
+                           math.exp(min(loss, 700.0)) if task.perplexity else None)
+            if r.stop or (opts.checkpoint_every and p.global_step % opts.checkpoint_every == 0
+                          and p.batches_done < len(order)):
+                p.seconds = seconds0 + time.perf_counter() - started
+                save_state()
+            if r.stop:
+                yield Info(f"interrupted at step {p.global_step}: training state saved to {spath}; "
+                           "to continue, run the same command again with --resume")
+                yield Done({"interrupted": True, "state": str(spath)}, interrupted=True)
+                return
+        elapsed = seconds0 + time.perf_counter() - started
+        task.end_epoch()
+        engine.eval()
+        train_loss = p.loss_sum / max(p.items, 1)
+        scores = dist.from_main(task.evaluate) if task.evaluate is not None else {}
+        record = record_of(train_loss, elapsed, scores)
+        improved = _improved(record[task.metric], p.best, task.minimize)
+        if improved:
+            p.best, p.bad_epochs, p.best_metrics = record[task.metric], 0, dict(record)
+            save_model(p.best_metrics)
+        else:
+            p.bad_epochs += 1
+            p.lr = after_bad_epoch(opts, p.lr)
+            p.stopped_early = bool(opts.patience and p.bad_epochs >= opts.patience)
+        p.history.append(record)
+        if dist.is_main:
+            atomic_write_text(mpath, "".join(json.dumps(r) + "\n" for r in p.history))
+        p.epoch, p.batches_done, p.loss_sum, p.items, p.seconds = p.epoch + 1, 0, 0.0, 0.0, 0.0
+        save_state()
+        yield Evaluated(record, improved)
+        if p.stopped_early:
+            yield Info(f"early stop: no improvement for {p.bad_epochs} epoch(s)")
+
+    if not out.exists():
+        save_model(p.best_metrics)
+    summary: dict[str, Any] = {"model": str(out), "epochs": p.epoch, **task.summary}
+    summary.update({k: v for k, v in p.best_metrics.items() if k.startswith("dev_") or k == "epoch"})
+    if task.test is not None and dist.is_main:
+        payload = checkpoint.load(out, task=task.task)
+        task.model.load_state_dict(payload["state_dict"])
+        task.model.eval()
+        test = task.test()
+        summary.update(test)
+        payload["metrics"] = {**payload["metrics"], **test}
+        checkpoint.save(out, payload)
+    yield Done(summary)

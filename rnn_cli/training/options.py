@@ -1,0 +1,172 @@
+"""Every option of the trainers, described once (torch-free, so `--help` stays fast).
+
+`OPTIONS` holds each option's help text, choices and check; the config dataclasses
+of the trainers (`configs.py`) say which options they have and their defaults, and
+the command line, YAML files, validation and `info --config` all derive from those
+two. `TrainOptions` holds the options every trainer shares, with the same name and
+meaning everywhere; each trainer's config extends it and may change its defaults.
+
+Choice lists name registries that live beside torch code (cells, pooling modes, ...);
+tests check that the lists here equal those registries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from rnn_cli.config import Option, validate
+
+MODEL, TRAINING, DATA = "Model", "Training", "Data"
+
+CELLS = ("lstm", "gru", "rnn-tanh", "rnn-relu")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "inverse-time", "step", "plateau")
+LEVELS = ("word", "char")
+PRECISIONS = ("fp32", "bf16")
+POOLINGS = ("last", "mean", "max", "attention")
+TAG_FORMATS = ("auto", "conll", "conllu", "text")
+CLASS_FORMATS = ("auto", "tsv", "fasttext", "jsonl")
+TOKENIZERS = ("whitespace", "simple")
+VECTOR_FORMATS = ("auto", "glove", "word2vec", "word2vec-binary")
+METRICS = ("auto", "accuracy", "macro-f1", "micro-f1")
+
+
+def _at_least(n: int) -> tuple[object, str]:
+    return (lambda v: v >= n), f"must be >= {n}"
+
+
+def _probability() -> tuple[object, str]:
+    return (lambda v: 0.0 <= v < 1.0), "must be in [0, 1)"
+
+
+def _opt(help: str, panel: str = TRAINING, check: tuple[object, str] | None = None, **kw: object) -> Option:
+    fn, why = check if check is not None else (None, "")
+    return Option(help=help, panel=panel, check=fn, why=why, **kw)  # type: ignore[arg-type]
+
+
+PER_PROCESS = " Per process: under torchrun with N processes the global batch is N times this."
+
+OPTIONS: dict[str, Option] = {
+    # The loop, shared by every trainer (TrainOptions).
+    "epochs": _opt("Epochs to train (at most: early stopping may end sooner).", check=_at_least(0)),
+    "batch_size": _opt("Items per batch: sentences (tagger), items (classifier), parallel streams (language "
+                       "model)." + PER_PROCESS, check=_at_least(1)),
+    "optimizer": _opt("Optimiser.", choices=OPTIMIZERS),
+    "lr": _opt("Learning rate.", check=((lambda v: v > 0), "must be > 0")),
+    "momentum": _opt("SGD momentum.", check=_at_least(0)),
+    "weight_decay": _opt("L2 weight decay.", check=_at_least(0)),
+    "clip": _opt("Clip the gradient norm to this (0: off).", check=_at_least(0)),
+    "schedule": _opt("Learning-rate schedule: constant; inverse-time: lr / (1 + decay-rate * epoch) (Ma & Hovy "
+                     "2016); step: lr * lr-decay^(epoch - decay-start) after epoch decay-start (Zaremba et al. "
+                     "2014); plateau: lr * lr-decay after each epoch without improvement.", choices=SCHEDULES),
+    "lr_decay": _opt("step and plateau schedules: the factor the lr is multiplied by when it decays.",
+                     check=((lambda v: 0.0 < v <= 1.0), "must be in (0, 1]")),
+    "decay_rate": _opt("inverse-time schedule: lr / (1 + rate * epoch).", check=_at_least(0)),
+    "decay_start": _opt("step schedule: epochs after this one decay the lr.", check=_at_least(0)),
+    "min_lr": _opt("Never anneal below this lr.", check=_at_least(0)),
+    "patience": _opt("Stop after this many epochs without improvement on dev (0: never).", check=_at_least(0)),
+    "seed": _opt("Random seed (CPU runs repeat bit for bit)."),
+    "log_every": _opt("Report progress every N steps.", check=_at_least(1)),
+    "checkpoint_every": _opt("Also save the full training state every N steps (0: at each epoch end only).",
+                             check=_at_least(0)),
+    "amp": _opt("Mixed precision: bf16 autocast where supported (CPU, Ampere+ GPUs), else fp16 with a gradient "
+                "scaler.", flags=("--amp",)),
+    "skip_nonfinite": _opt("Skip batches whose loss is NaN/inf (counted in the log) instead of stopping with "
+                           "status 3.", flags=("--skip-nonfinite",)),
+    "encoding": _opt("Text encoding of the input files.", DATA),
+    # Data.
+    "min_freq": _opt("Training words seen fewer times become <unk>.", DATA, _at_least(1)),
+    "max_vocab": _opt("Keep at most this many types (0: all).", DATA, _at_least(0)),
+    "level": _opt("Tokens: whitespace words (<eos> at line ends) or characters.", DATA, choices=LEVELS),
+    "input_format": _opt("Input format (auto: decided on the first line).", DATA),
+    "word_column": _opt("CoNLL word column (0-based).", DATA),
+    "tag_column": _opt("CoNLL tag column (negative counts from the end).", DATA),
+    "tag_field": _opt("CoNLL-U tag field.", DATA, choices=("upos", "xpos")),
+    "scheme": _opt("Input tag scheme (auto: detected on the training file).", DATA,
+                   choices=("auto", "iob1", "bio", "bioes", "plain")),
+    "text_column": _opt("TSV with a header row: the text column's name.", DATA),
+    "label_column": _opt("TSV with a header row: the label column's name.", DATA),
+    "tokenizer": _opt("whitespace, or simple (words and punctuation apart).", DATA, choices=TOKENIZERS),
+    "lowercase": _opt("Lowercase the text.", DATA, flags=("--lowercase",)),
+    "max_length": _opt("Keep at most this many tokens per item (0: all).", DATA, _at_least(0)),
+    # Model.
+    "embeddings": _opt("Pretrained vectors (GloVe or word2vec, via gensim).", MODEL, metavar="FILE"),
+    "embeddings_format": _opt("Format of --embeddings.", MODEL, choices=VECTOR_FORMATS),
+    "freeze_embeddings": _opt("Keep word vectors fixed.", MODEL, flags=("--freeze-embeddings",)),
+    "embedding_size": _opt("Word embedding size (with --embeddings: the vectors' size).", MODEL, _at_least(1)),
+    "cell": _opt("Recurrent cell.", MODEL, choices=CELLS),
+    "layers": _opt("Stacked RNN layers.", MODEL, _at_least(1)),
+    "hidden_size": _opt("Hidden units per layer and direction.", MODEL, _at_least(1)),
+    "dropout": _opt("Dropout on embeddings, between layers and on the encoder's output (never along time).",
+                    MODEL, _probability()),
+    "tie_weights": _opt("Share input embedding and softmax weights (Press & Wolf 2017).", MODEL,
+                        flags=("--tie-weights",)),
+    "init_range": _opt("Uniform init range for all weights (default 1/sqrt(hidden) for the RNN, 0.1 elsewhere).",
+                       MODEL, ((lambda v: v > 0), "must be > 0")),
+    "precision": _opt("Softmax layer in training: fp32, or bf16 mixed precision (about 1.5x faster on CPUs "
+                      "with AVX512-BF16).", MODEL, choices=PRECISIONS),
+    "eval_batch_size": _opt("Parallel streams for dev and test.", TRAINING, _at_least(1)),
+    "bptt": _opt("Truncated-BPTT window length.", TRAINING, _at_least(1)),
+    "variable_bptt": _opt("Vary window lengths (AWD-LSTM).", TRAINING, flags=("--variable-bptt",)),
+    "char_encoder": _opt("cnn (Ma & Hovy), lstm (Lample et al.) or none.", MODEL, choices=("cnn", "lstm", "none")),
+    "char_embedding_size": _opt("Character embedding size.", MODEL, _at_least(1)),
+    "char_filters": _opt("CNN filters (or LSTM units per direction) of the char encoder.", MODEL, _at_least(1)),
+    "singleton_dropout": _opt("Training: a word seen once becomes <unk> with this probability, so the vector of "
+                              "unseen words is learned (Lample et al. 2016 use 0.5; helps most without pretrained "
+                              "vectors).", MODEL, _probability()),
+    "word_dropout": _opt("Training: each token becomes <unk> with this probability (a regulariser; the <unk> "
+                         "vector, what unseen words get, is learned).", MODEL, _probability()),
+    "decoder": _opt("crf or softmax.", MODEL, choices=("crf", "softmax")),
+    "bidirectional": _opt("Read both ways.", MODEL, flags=("--bidirectional/--unidirectional",)),
+    "pooling": _opt("How the encoder's states become one vector.", MODEL, choices=POOLINGS),
+    "attention_size": _opt("Attention pooling: size of the scoring layer.", MODEL, _at_least(1)),
+    "ensemble": _opt("Train this many classifiers side by side (own initialisation and dropout each) and average "
+                     "their probabilities: steadier and usually more accurate on small data, N times the cost.",
+                     MODEL, ((lambda v: 1 <= v <= 64), "must be from 1 to 64")),
+    "multi_label": _opt("auto (several labels on any training item), yes or no.", MODEL,
+                        choices=("auto", "yes", "no")),
+    "class_weights": _opt("none, or auto (inverse class frequency).", TRAINING, choices=("none", "auto")),
+    "metric": _opt("Dev metric for early stopping: auto (accuracy; micro-f1 for multi-label).", TRAINING,
+                   choices=METRICS),
+}
+
+
+def options_of(cls: type) -> dict[str, Option]:
+    """The catalogue as config class `cls` sees it: `OPTIONS` with the class's `OVERRIDES`
+    (another help text or choice list for the same meaning)."""
+    return {**OPTIONS, **getattr(cls, "OVERRIDES", {})}
+
+
+def override(name: str, **changes: Any) -> Option:
+    return replace(OPTIONS[name], **changes)
+
+
+@dataclass
+class TrainOptions:
+    """The options every trainer has; a trainer's config extends this class and may
+    give other defaults (redeclaring a field changes its default, not its meaning)."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    clip: float = 5.0
+    schedule: str = "constant"
+    lr_decay: float = 0.5
+    decay_rate: float = 0.0
+    decay_start: int = 1
+    min_lr: float = 0.0
+    patience: int = 5
+    seed: int = 1234
+    log_every: int = 20
+    checkpoint_every: int = 0
+    amp: bool = False
+    skip_nonfinite: bool = False
+    encoding: str = "utf-8"
+
+    OVERRIDES: ClassVar[dict[str, Option]] = {}
+
+    def __post_init__(self) -> None:
+        validate(self, options_of(type(self)))

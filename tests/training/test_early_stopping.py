@@ -1,0 +1,102 @@
+"""Early stopping: `--patience N` ends a run N epochs after its best dev score (before
+`--epochs`), says so in the summary, the metrics log and on stderr, and `--out` holds
+the best epoch's model, not the last one's: `rnn-cli evaluate OUT DEV` reproduces the
+best epoch's dev score, and the weights are those of a run stopped at that epoch.
+
+Each run is built so that its dev score gets worse: a classifier whose dev labels are
+the training labels swapped, and a character LM that overfits 1,200 characters.
+
+Options used: train-classifier --dev --embedding-size --hidden-size --dropout --lr
+--patience --epochs --device -o; train-lm --valid --level --layers --hidden-size
+--embedding-size --bptt --batch-size --dropout --clip --optimizer --lr --lr-decay
+--patience --epochs --device -q -o; evaluate --json --device."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnn_cli import checkpoint
+from tests.conftest import SAMPLES
+from tests.inprocess import metrics, ok, state, write_lm_pair
+
+PATIENCE, MAX_EPOCHS = 2, 12
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    wa, wb = checkpoint.load(a)["state_dict"], checkpoint.load(b)["state_dict"]
+    assert wa.keys() == wb.keys()
+    return all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def check_stopped_at_the_best(out: Path, summary: dict, stderr: str, key: str, higher_is_better: bool) -> int:
+    """The run stopped PATIENCE epochs after its best epoch, before MAX_EPOCHS, and
+    reports it; returns the best epoch (1-based)."""
+    records = metrics(out)
+    scores = [r[key] for r in records]
+    n = len(records)
+    assert summary["epochs"] == n < MAX_EPOCHS, summary
+    assert [r["epoch"] for r in records] == list(range(1, n + 1))
+    best = (scores.index(max(scores)) if higher_is_better else scores.index(min(scores))) + 1
+    assert best == n - PATIENCE, scores  # no better epoch in the last PATIENCE ones
+    assert summary["epoch"] == best and summary[key] == scores[best - 1]
+    assert scores[-1] != scores[best - 1], scores  # the data make the last epoch worse, as meant
+    assert f"no improvement for {PATIENCE} epoch(s)" in stderr
+    assert state(out)["progress"]["stopped_early"] is True
+    assert checkpoint.load(out)["metrics"]["epoch"] == best
+    return best
+
+
+@pytest.fixture(scope="module")
+def contradicting(tmp_path_factory) -> dict[str, Path]:
+    """Two genres of the sample; dev is the training items with the labels swapped, so
+    the better the model fits its training data, the lower its dev accuracy."""
+    d = tmp_path_factory.mktemp("early-stop-cls")
+    rows = [line.split("\t", 1) for line in (SAMPLES / "ewt.genre.train.tsv").read_text().splitlines()]
+    two = [(g, t) for g, t in rows if g in ("email", "reviews")][:160]
+    swap = {"email": "reviews", "reviews": "email"}
+    (d / "train.tsv").write_text("".join(f"{g}\t{t}\n" for g, t in two))
+    (d / "dev.tsv").write_text("".join(f"{swap[g]}\t{t}\n" for g, t in two))
+    return {"train": d / "train.tsv", "dev": d / "dev.tsv"}
+
+
+def cls_args(data: dict[str, Path], out: Path) -> list:
+    return ["train-classifier", data["train"], "--dev", data["dev"], "--embedding-size", "16", "--hidden-size", "16",
+            "--dropout", "0", "--lr", "0.003", "--patience", str(PATIENCE), "--device", "cpu", "-o", out]
+
+
+def test_classifier_stops_early_and_keeps_the_best_dev_epoch(contradicting, tmp_path):
+    out = tmp_path / "m.pt"
+    res = ok(*cls_args(contradicting, out), "--epochs", MAX_EPOCHS)
+    best = check_stopped_at_the_best(out, res.summary(), res.stderr, "dev_accuracy", higher_is_better=True)
+    records = metrics(out)
+    scored = json.loads(ok("evaluate", out, contradicting["dev"], "--json", "--device", "cpu").stdout)
+    assert scored["accuracy"] == pytest.approx(records[best - 1]["dev_accuracy"], abs=1e-9)
+    assert scored["accuracy"] != pytest.approx(records[-1]["dev_accuracy"], abs=1e-9)
+    # OUT holds exactly the weights of a run that stopped at the best epoch.
+    at_best = tmp_path / "at_best.pt"
+    ok(*cls_args(contradicting, at_best), "--epochs", best, "-q")
+    assert same_weights(out, at_best)
+    assert not all(torch.equal(v, state(out)["model_state"][k]) for k, v in checkpoint.load(out)["state_dict"].items())
+
+
+LM = ["--level", "char", "--layers", "1", "--hidden-size", "64", "--embedding-size", "16", "--bptt", "20",
+      "--batch-size", "4", "--dropout", "0", "--clip", "5", "--optimizer", "adam", "--lr", "0.05", "--lr-decay", "0.5",
+      "--patience", str(PATIENCE), "--device", "cpu"]
+
+
+def test_lm_stops_early_and_keeps_the_best_validation_epoch(tmp_path):
+    data = write_lm_pair(tmp_path)
+    out = tmp_path / "m.pt"
+    res = ok("train-lm", data["train"], "--dev", data["valid"], *LM, "--epochs", MAX_EPOCHS, "-o", out)
+    best = check_stopped_at_the_best(out, res.summary(), res.stderr, "dev_loss", higher_is_better=False)
+    records = metrics(out)
+    scored = json.loads(ok("evaluate", out, data["valid"], "--json", "--device", "cpu").stdout)
+    assert scored["loss"] == pytest.approx(records[best - 1]["dev_loss"], rel=1e-6)
+    assert scored["loss"] != pytest.approx(records[-1]["dev_loss"], rel=1e-6)
+    at_best = tmp_path / "at_best.pt"
+    ok("train-lm", data["train"], "--dev", data["valid"], *LM, "--epochs", best, "-q", "-o", at_best)
+    assert same_weights(out, at_best)
