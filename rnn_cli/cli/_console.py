@@ -18,7 +18,8 @@ from rich.console import Console
 
 from rnn_cli.errors import EXIT_INTERRUPTED, EXIT_PIPE, EXIT_UNEXPECTED, EXIT_USAGE, RnnCliError
 
-err = Console(stderr=True, highlight=False)
+# Never wrapped when stderr is a file or a pipe: a log line stays one line for grep.
+err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 _WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,12 +28,18 @@ def debug_enabled() -> bool:
     return os.environ.get("RNN_CLI_DEBUG", "") not in ("", "0")
 
 
+def quiet_requested() -> bool:
+    """`--quiet` / `-q`, given before or after any command's name (see `app.main`)."""
+    return os.environ.get("RNN_CLI_QUIET", "") not in ("", "0")
+
+
 def show_progress(quiet: bool) -> bool:
-    return not quiet and sys.stderr.isatty()
+    return not (quiet or quiet_requested()) and sys.stderr.isatty()
 
 
 def log(message: str, quiet: bool = False) -> None:
-    if not quiet:
+    """A note on stderr (a log line; `--quiet` silences it, warnings and errors stay)."""
+    if not (quiet or quiet_requested()):
         err.print(message, markup=False)
 
 

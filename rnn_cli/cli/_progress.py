@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rnn_cli.cli._console import err, graceful_interrupt, log, show_progress
+from rnn_cli.cli._console import err, graceful_interrupt, log, quiet_requested, show_progress
 
 RATES = {"tokens_per_s": "tok/s", "sentences_per_s": "sent/s", "items_per_s": "items/s"}
 
@@ -93,7 +93,8 @@ def run_training(start: Callable[..., Iterable[Any]], quiet: bool, device: str =
     set_threads(threads)
     where = device_for(device)
     with Dist.from_env(where) as dist, graceful_interrupt(announce=dist.is_main) as should_stop:
-        summary = render_training(start(device=where, dist=dist, should_stop=should_stop), quiet or not dist.is_main)
+        summary = render_training(start(device=where, dist=dist, should_stop=should_stop),
+                                  quiet or quiet_requested() or not dist.is_main)
     if dist.is_main:
         sys.stdout.write(json.dumps(summary) + "\n")
     if summary.get("interrupted"):

@@ -10,11 +10,29 @@ import typer
 from rnn_cli import __version__
 from rnn_cli.cli import classify, convert, evaluate, generate, info, tag, train_classifier, train_lm, train_tagger
 
+
+def _flags_without_type() -> None:
+    """Typer's help shows a `<bool>` type after every flag, which takes no value: show
+    nothing there instead (guarded: typer versions without the hook keep their look)."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None:
+        return
+
+    def display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_type()
+
 app = typer.Typer(
     name="rnn-cli",
     help="Recurrent neural networks for NLP from the shell: language models, taggers, classifiers.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -28,12 +46,35 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors (any command, before or after "
+                               "its name)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or notes on stderr, only warnings and "
+                               "errors (any command, before or after its name)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """rnn-cli: results go to stdout; progress, logs and errors to stderr."""
     if debug:
         os.environ["RNN_CLI_DEBUG"] = "1"
+    if quiet:
+        os.environ["RNN_CLI_QUIET"] = "1"
+
+
+# Flags every command takes, before or after its name: they set the environment the
+# commands read (see `_console`), so no command has to declare them.
+GLOBAL_FLAGS = {"--debug": "RNN_CLI_DEBUG", "--quiet": "RNN_CLI_QUIET", "-q": "RNN_CLI_QUIET"}
+
+
+def _lift_global_flags(args: list[str]) -> list[str]:
+    """Take the global flags out of a command's arguments (not after `--`)."""
+    kept: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return kept + args[i:]
+        if arg in GLOBAL_FLAGS:
+            os.environ[GLOBAL_FLAGS[arg]] = "1"
+        else:
+            kept.append(arg)
+    return kept
 
 
 app.command("train-lm")(train_lm.command)
@@ -49,8 +90,9 @@ app.command("info")(info.command)
 
 def main(argv: list[str] | None = None) -> None:
     """Run the app; usage errors become one line on stderr and exit status 2."""
+    args = _lift_global_flags(list(sys.argv[1:] if argv is None else argv))
     try:
-        code = app(args=argv, prog_name="rnn-cli", standalone_mode=False)
+        code = app(args=args, prog_name="rnn-cli", standalone_mode=False)
     except typer.Abort:
         raise SystemExit(130) from None
     except typer.TyperException as exc:
