@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 
@@ -19,9 +20,16 @@ def lm_scores(nll_sum: float, count: int) -> dict[str, float]:
     }
 
 
-def tagging_scores(gold: list[list[str]], pred: list[list[str]], scheme: str) -> dict[str, Any]:
+CONFUSIONS = 10  # the most frequent (gold, predicted) confusions reported for plain tag sets
+
+
+def tagging_scores(gold: list[list[str]], pred: list[list[str]], scheme: str,
+                   conlleval: dict[str, Any] | None = None) -> dict[str, Any]:
     """Token accuracy and, for chunk/entity tag sets, entity-level precision, recall
-    and F1 per type with micro and macro averages (seqeval, strict mode on BIOES).
+    and F1 per type with micro and macro averages (seqeval, strict mode on BIOES); for
+    plain tag sets (POS), precision, recall and F1 per tag, their macro average and the
+    most frequent confusions. `conlleval` holds conlleval's counts (`ConllevalCounter`;
+    computed from the sentences when not given).
 
     Both sides are read in `scheme` and rewritten as BIOES through their spans, so
     an ill-formed predicted sequence is read the way conlleval reads it."""
@@ -33,8 +41,14 @@ def tagging_scores(gold: list[list[str]], pred: list[list[str]], scheme: str) ->
     correct = sum(a == b for g, p in zip(gold, pred) for a, b in zip(g, p))
     result: dict[str, Any] = {"sentences": len(gold), "tokens": tokens,
                               "accuracy": correct / tokens if tokens else 0.0, "scheme": scheme}
+    if conlleval is None:
+        counter = ConllevalCounter()
+        for g, p in zip(gold, pred):
+            counter.sentence(g, p)
+        conlleval = counter.counts()
+    result["conlleval"] = conlleval
     if scheme == PLAIN:
-        return result
+        return {**result, **_per_tag(gold, pred)}
     from seqeval.metrics import classification_report
     from seqeval.scheme import IOBES
 
@@ -59,6 +73,113 @@ def tagging_scores(gold: list[list[str]], pred: list[list[str]], scheme: str) ->
     result["types"] = per_type
     result["f1"] = result["micro"]["f1"]
     return result
+
+
+def _per_tag(gold: list[list[str]], pred: list[list[str]]) -> dict[str, Any]:
+    """Precision, recall and F1 of each tag (as in gold or predicted), their macro
+    average, and the CONFUSIONS most frequent (gold, predicted) pairs that differ."""
+    pairs = Counter((a, b) for g, p in zip(gold, pred) for a, b in zip(g, p))
+    tp: Counter[str] = Counter()
+    fp: Counter[str] = Counter()
+    fn: Counter[str] = Counter()
+    for (a, b), n in pairs.items():
+        if a == b:
+            tp[a] += n
+        else:
+            fn[a] += n
+            fp[b] += n
+    tags = {}
+    for tag in sorted(set(tp) | set(fp) | set(fn)):
+        p, r, f = _prf(tp[tag], fp[tag], fn[tag])
+        tags[tag] = {"precision": p, "recall": r, "f1": f, "support": tp[tag] + fn[tag]}
+    macro = {key: (sum(e[key] for e in tags.values()) / len(tags) if tags else 0.0)
+             for key in ("precision", "recall", "f1")}
+    wrong = sorted(((n, a, b) for (a, b), n in pairs.items() if a != b), key=lambda x: (-x[0], x[1], x[2]))
+    return {"tags": tags, "macro": {**macro, "support": sum(tp.values()) + sum(fn.values())},
+            "confusions": [{"gold": a, "pred": b, "count": n} for n, a, b in wrong[:CONFUSIONS]]}
+
+
+# conlleval's chunk boundaries (startOfChunk / endOfChunk of the conlleval script, in
+# the version that knows BIOES's E- and S-; on IOB1 and BIO tags it is the original).
+_ENDS = {("B", "B"), ("B", "O"), ("B", "S"), ("I", "B"), ("I", "S"), ("I", "O"), ("E", "E"), ("E", "I"),
+         ("E", "O"), ("E", "S"), ("E", "B"), ("S", "E"), ("S", "I"), ("S", "O"), ("S", "S"), ("S", "B")}
+_STARTS = {("B", "B"), ("I", "B"), ("O", "B"), ("S", "B"), ("E", "B"), ("B", "S"), ("I", "S"), ("O", "S"),
+           ("S", "S"), ("E", "S"), ("O", "I"), ("S", "I"), ("E", "I"), ("S", "E"), ("E", "E"), ("O", "E")}
+
+
+def _chunk_end(prev: str, tag: str, prev_type: str, kind: str) -> bool:
+    return (prev, tag) in _ENDS or (prev not in ("O", ".") and prev_type != kind) or prev in ("[", "]")
+
+
+def _chunk_start(prev: str, tag: str, prev_type: str, kind: str) -> bool:
+    return (prev, tag) in _STARTS or (tag not in ("O", ".") and prev_type != kind) or tag in ("[", "]")
+
+
+def _conll_split(tag: str) -> tuple[str, str]:
+    """conlleval's reading of a tag: `^([^-]*)-(.*)$` gives (prefix, type); a type that
+    Perl takes as false ("" or "0") is ""."""
+    prefix, sep, kind = tag.partition("-")
+    if not sep:
+        return tag, ""
+    return prefix, ("" if kind in ("", "0") else kind)
+
+
+class ConllevalCounter:
+    """The counts of the conlleval script, fed line by line as conlleval reads them:
+    `token(gold, pred)` for a token line, `boundary()` for a sentence break (a blank or
+    `-X-` line). `counts()` gives tokens, correct tags, gold, found and correct chunks,
+    each in all and per type, as conlleval counts them (`print_conlleval` renders its report)."""
+
+    def __init__(self) -> None:
+        self.tokens = self.correct_tags = 0
+        self.gold: Counter[str] = Counter()  # conlleval's foundCorrect
+        self.found: Counter[str] = Counter()  # foundGuessed
+        self.correct: Counter[str] = Counter()  # correctChunk
+        self._in_correct = False
+        self._last = ("O", "", "O", "")  # correct, its type, guessed, its type
+
+    def token(self, gold: str, pred: str) -> None:
+        self._step(*_conll_split(gold), *_conll_split(pred), counted=True)
+
+    def boundary(self) -> None:
+        self._step("O", "", "O", "", counted=False)
+
+    def sentence(self, gold: list[str], pred: list[str]) -> None:
+        for a, b in zip(gold, pred):
+            self.token(a, b)
+        self.boundary()
+
+    def _step(self, correct: str, ctype: str, guessed: str, gtype: str, counted: bool) -> None:
+        last_c, last_ct, last_g, last_gt = self._last
+        if self._in_correct:
+            ends_c = _chunk_end(last_c, correct, last_ct, ctype)
+            ends_g = _chunk_end(last_g, guessed, last_gt, gtype)
+            if ends_c and ends_g and last_gt == last_ct:
+                self._in_correct = False
+                self.correct[last_ct] += 1
+            elif ends_c != ends_g or gtype != ctype:
+                self._in_correct = False
+        starts_c = _chunk_start(last_c, correct, last_ct, ctype)
+        starts_g = _chunk_start(last_g, guessed, last_gt, gtype)
+        if starts_c and starts_g and gtype == ctype:
+            self._in_correct = True
+        if starts_c:
+            self.gold[ctype] += 1
+        if starts_g:
+            self.found[gtype] += 1
+        if counted:
+            self.correct_tags += correct == guessed and gtype == ctype
+            self.tokens += 1
+        self._last = (correct, ctype, guessed, gtype)
+
+    def counts(self) -> dict[str, Any]:
+        correct = Counter(self.correct)
+        if self._in_correct:
+            correct[self._last[1]] += 1
+        types = sorted(set(self.gold) | set(self.found))
+        return {"tokens": self.tokens, "correct_tags": self.correct_tags, "gold": sum(self.gold.values()),
+                "found": sum(self.found.values()), "correct": sum(correct.values()),
+                "types": {t: {"gold": self.gold[t], "found": self.found[t], "correct": correct[t]} for t in types}}
 
 
 def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:

@@ -1,4 +1,8 @@
-"""Writing `classify`'s predictions as TSV or JSON lines."""
+"""Writing `classify`'s predictions as TSV or JSON lines.
+
+TSV: the prediction's fields, then the input's: its text, or the row's columns (less
+a gold label column) when the input was TSV read as columns, under a header row when
+the input had one. JSONL: the text, the prediction and, for such rows, `columns`."""
 
 from __future__ import annotations
 
@@ -15,6 +19,17 @@ def _clean(text: str) -> str:
     return " ".join(text.split("\t")).replace("\r", " ").replace("\n", " ")
 
 
+def write_header(p: ClassPrediction, fmt: str, out: TextIO, probs: bool, top_k: int) -> None:
+    """The header row of TSV output, when the input had one (call before the first row)."""
+    if fmt != "tsv" or p.example.columns is None:
+        return
+    if top_k:
+        names = [n for k in range(1, top_k + 1) for n in (f"predicted_{k}", f"prob_{k}")[: 2 if probs else 1]]
+    else:
+        names = ["predicted", "prob"] if probs else ["predicted"]
+    out.write("\t".join(names + [_clean(c) for c in p.example.columns]) + "\n")
+
+
 def write_prediction(p: ClassPrediction, fmt: str, out: TextIO, probs: bool, top_k: int, multi_label: bool) -> None:
     chosen = p.top(top_k) if top_k else [(label, p.probs[label]) for label in p.labels]
     if fmt == "jsonl":
@@ -26,6 +41,9 @@ def write_prediction(p: ClassPrediction, fmt: str, out: TextIO, probs: bool, top
         row["probs"] = {k: round(v, 6) for k, v in p.probs.items()}
         if top_k:
             row["top_k"] = [{"label": k, "prob": round(v, 6)} for k, v in chosen]
+        kept, names = p.example.fields, p.example.columns
+        if kept is not None and len(kept) > 1:
+            row["columns"] = dict(zip(names, kept)) if names is not None else kept
         if p.attention is not None:
             row["attention"] = [{"token": t, "weight": round(w, 6)} for t, w in zip(p.tokens, p.attention)]
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -36,4 +54,5 @@ def write_prediction(p: ClassPrediction, fmt: str, out: TextIO, probs: bool, top
         fields = [",".join(k for k, _ in chosen)]
         if probs:
             fields.append(",".join(f"{v:.4f}" for _, v in chosen))
-    out.write("\t".join(fields) + "\t" + _clean(p.example.text) + "\n")
+    row_fields = p.example.fields if p.example.fields is not None else [p.example.text]
+    out.write("\t".join(fields + [_clean(f) for f in row_fields]) + "\n")

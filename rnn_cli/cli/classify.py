@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Optional
 
 import typer
 
@@ -13,9 +14,16 @@ from rnn_cli.cli._options import DeviceOpt, Threads
 @handle_errors
 def command(
     model: str = typer.Argument(..., help="A classifier from train-classifier."),
-    data: str = typer.Argument("-", help="Texts, one per line: plain, TSV, fastText or JSONL (- for stdin)."),
-    input_format: str = typer.Option("auto", "--input-format", help="auto, text, tsv, fasttext or jsonl "
-                                     "(auto decides on the first line)."),
+    data: str = typer.Argument("-", help="Texts, one per line: plain, TSV, fastText, JSONL or `label text` "
+                               "(- for stdin)."),
+    input_format: str = typer.Option("auto", "--input-format", help="auto, text, tsv, fasttext, jsonl or label-text. "
+                                     "auto judges the first lines: plain text unless they hold JSON, __label__ or "
+                                     "tabs, or start with the model's labels as its `label text` training data did; "
+                                     "tab-separated input is label<TAB>text only if the model was trained on that "
+                                     "and the first column holds its labels, else columns (see --text-column)."),
+    text_column: Optional[str] = typer.Option(None, "--text-column", metavar="COLUMN", help="Tab-separated input: "
+                                              "the column to classify, by header name or 0-based index; every "
+                                              "column is written after the prediction (ids survive)."),
     output_format: str = typer.Option("tsv", "--format", help="tsv or jsonl."),
     probs: bool = typer.Option(False, "--probs", help="TSV: add the probability after each label."),
     top_k: int = typer.Option(0, "--top-k", metavar="K", help="Write the K most probable labels (0: the "
@@ -27,18 +35,20 @@ def command(
     device: DeviceOpt = "auto",  # type: ignore[assignment]
     threads: Threads = 0,
 ) -> None:
-    """Classify each line; output keeps the input's order.
+    """Classify each line; output keeps the input's order. Labels are spelled as in the
+    training data (__label__x for fastText).
 
     tsv: label<TAB>text (label<TAB>prob<TAB>text with --probs; several labels of a
-    multi-label model joined by commas; --top-k K: K label[<TAB>prob] fields).
-    jsonl: {"text", "label" or "labels", "probs": {label: p}, "top_k", "attention"}.
+    multi-label model joined by commas; --top-k K: K label[<TAB>prob] fields); for
+    tab-separated input read as columns, the row's columns instead of the text, under
+    a header row when the input has one.
+    jsonl: {"text", "label" or "labels", "probs": {label: p}, "top_k", "columns", "attention"}.
     """
-    from rnn_cli.cli._cls_format import FORMATS, write_prediction
-    from rnn_cli.data.classification import FORMATS as INPUTS
-    from rnn_cli.data.classification import read_examples
+    from rnn_cli.cli._cls_format import FORMATS, write_header, write_prediction
+    from rnn_cli.data.cls_detect import FORMATS as INPUTS
     from rnn_cli.data.text import STDIN, display_name
     from rnn_cli.errors import ConfigError, DataFormatError
-    from rnn_cli.predict.classifier import load_classifier, predict
+    from rnn_cli.predict.classifier import detect_input, load_classifier, predict, read_input
     from rnn_cli.seed import select_device, set_threads
 
     if output_format not in FORMATS:
@@ -57,10 +67,14 @@ def command(
     if explain and loaded.model.config.pooling != "attention":
         raise ConfigError(f"--explain: {model} pools with '{loaded.model.config.pooling}', not attention")
     cfg = loaded.config
-    examples = read_examples(data, input_format, cfg.get("text_column"), cfg.get("label_column"), encoding,
-                             labels="ignore")
+    detection = detect_input(loaded, data, input_format, encoding, text_column=text_column)
+    if detection.ambiguous:
+        warn(detection.note(display_name(data)))
+    examples = read_input(loaded, data, detection, encoding)
     count = 0
     for p in predict(loaded, examples, batch_size, dev, explain=explain):
+        if count == 0:
+            write_header(p, output_format, sys.stdout, probs, top_k)
         write_prediction(p, output_format, sys.stdout, probs, top_k, loaded.model.config.multi_label)
         sys.stdout.flush()
         count += 1

@@ -7,18 +7,43 @@ from typing import Optional
 import typer
 
 from rnn_cli.cli._console import handle_errors
-from rnn_cli.cli._options import Device, SourceScheme, Threads
+from rnn_cli.cli._options import Device, Threads
 
 
 @handle_errors
 def command(
     model: Optional[str] = typer.Argument(None, help="A model file (omit with --gold/--pred)."),
     data: Optional[str] = typer.Argument(None, help="The file to score (.gz read transparently; - for stdin)."),
-    gold: Optional[str] = typer.Option(None, "--gold", help="Gold CoNLL file, scored against --pred (no model)."),
-    pred: Optional[str] = typer.Option(None, "--pred", help="Predicted CoNLL file (tags in the last column)."),
-    scheme: SourceScheme = typer.Option("auto", help="Tag scheme of the CoNLL files (auto: detect from gold)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    batch_size: int = typer.Option(10, help="Parallel streams while scoring a language model."),
+    gold: Optional[str] = typer.Option(None, "--gold", help="Gold CoNLL or CoNLL-U file, scored against --pred "
+                                       "(no model)."),
+    pred: Optional[str] = typer.Option(None, "--pred", help="Predicted CoNLL or CoNLL-U file."),
+    conlleval: bool = typer.Option(False, "--conlleval", help="Score one file in conlleval's layout (FILE in MODEL's "
+                                   "place; stdin without it): whitespace-separated columns, the last two gold and "
+                                   "predicted tags, blank or -X- lines between sentences."),
+    gold_column: Optional[str] = typer.Option(None, "--gold-column", help="The gold tags' column (negative counts "
+                                              "from the end; default -1, -2 with --conlleval) or CoNLL-U field "
+                                              "(upos, xpos, misc: Tag=...; default upos). With MODEL: instead of "
+                                              "the model's training column."),
+    pred_column: Optional[str] = typer.Option(None, "--pred-column", help="The predicted tags' column or CoNLL-U "
+                                              "field (default: as --gold-column; -1 with --conlleval)."),
+    scheme: str = typer.Option("auto", help="Tag scheme of tagged files: auto (detected on the gold tags), iob1, "
+                               "bio, bioes or plain (tags that are labels of their own, such as POS)."),
+    input_format: str = typer.Option("auto", "--input-format", help="auto, conll, conllu, text; for classifiers: "
+                                     "auto, tsv, fasttext, jsonl, label-text, text"),
+    text_column: Optional[str] = typer.Option(None, "--text-column", metavar="COLUMN", help="Classifiers, TSV: the "
+                                              "text column, by header name or 0-based index (default: as in "
+                                              "training)."),
+    label_column: Optional[str] = typer.Option(None, "--label-column", metavar="COLUMN", help="Classifiers, TSV: "
+                                               "the gold label column, by header name or 0-based index."),
+    output_format: str = typer.Option("text", "--format", help="text (a table on a terminal, tab-separated lines "
+                                      "in a pipe), json, or conlleval (taggers: the conlleval script's report)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (as --format json)."),
+    per_line: bool = typer.Option(False, "--per-line", help="Language models: score each line on its own and "
+                                  "write one line per input line, streaming (TSV with a header, or JSON lines with "
+                                  "--format json): line, logprob (ln) and log10prob of the line with its end of line, "
+                                  "tokens, oov, ppl and ppl_no_oov, as KenLM's query (--bptt does not apply)."),
+    batch_size: int = typer.Option(10, help="Parallel streams while scoring a language model (lines per batch "
+                                   "with --per-line)."),
     bptt: int = typer.Option(35, help="Window length while scoring a language model."),
     encoding: str = typer.Option("utf-8", help="Text encoding of the files."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
@@ -27,23 +52,25 @@ def command(
     """Score a model on a file, or a tagged file against a gold one.
 
     Language models: perplexity (word level) or bits per character, with the token
-    count. Tagged CoNLL files (--gold/--pred): entity precision, recall and F1 per
-    type with micro and macro averages (seqeval, strict BIOES), and token accuracy.
+    count. Taggers and tagged files (--gold/--pred, --conlleval): entity precision,
+    recall and F1 per type with micro and macro averages (seqeval, strict BIOES) and
+    token accuracy; for plain tag sets (POS), precision, recall and F1 per tag and the
+    most frequent confusions; --format conlleval prints the conlleval script's report.
     Classifiers: accuracy, macro-F1, per-label precision / recall / F1 and the
     confusion matrix (multi-label: micro / macro F1 and subset accuracy).
     """
-    from rnn_cli.cli._render import print_json, print_tagging
+    from rnn_cli.cli._render import print_json
     from rnn_cli.errors import ConfigError
 
-    if gold is not None or pred is not None:
-        if gold is None or pred is None or model is not None:
-            raise ConfigError("--gold and --pred go together, without a model")
-        if gold == pred == "-":
-            raise ConfigError("--gold and --pred cannot both be stdin (-)")
-        from rnn_cli.predict.conll_eval import score_files
+    if per_line and (conlleval or gold is not None or pred is not None):
+        raise ConfigError("--per-line scores a language model's FILE, not tagged files (--gold/--pred, --conlleval)")
+    from rnn_cli.cli._tag_eval import report, resolve_format, score_tagged_files
 
-        result = score_files(gold, pred, scheme.value, encoding=encoding)
-        print_json(result) if as_json else print_tagging(result)
+    output_format = resolve_format(output_format, as_json)
+    as_json = output_format == "json"
+    if conlleval or gold is not None or pred is not None:
+        score_tagged_files(model, data, gold, pred, conlleval, scheme, gold_column, pred_column, output_format,
+                           input_format, encoding)
         return
     if model is None or data is None:
         raise ConfigError("give MODEL and FILE, or --gold and --pred")
@@ -56,20 +83,37 @@ def command(
     set_threads(threads)
     dev = select_device(device.value)
     payload = checkpoint.load(model)  # read once; its task (lm, tagger or classifier) picks the scorer
+    if per_line and payload["task"] != "lm":
+        raise ConfigError(f"--per-line needs a language model; {model} is a {payload['task']} model")
+    if output_format == "conlleval" and payload["task"] != "tagger":
+        raise ConfigError(f"--format conlleval is for taggers; {model} is a {payload['task']} model")
     if payload["task"] == "classifier":
+        from rnn_cli.cli._console import warn
         from rnn_cli.cli._render import print_classification
         from rnn_cli.predict.classifier import evaluate_classifier_file, load_classifier
 
-        result = evaluate_classifier_file(load_classifier(model, dev, payload), data, dev, encoding=encoding)
+        result = evaluate_classifier_file(load_classifier(model, dev, payload), data, dev, encoding=encoding,
+                                          input_format=input_format, text_column=text_column,
+                                          label_column=label_column, on_note=warn)
         print_json(result) if as_json else print_classification(result)
         return
     if payload["task"] == "tagger":
+        from rnn_cli.cli._tag_eval import column
         from rnn_cli.predict.tagger import evaluate_tagger_file, load_tagger
 
-        result = evaluate_tagger_file(load_tagger(model, dev, payload), data, dev, encoding=encoding)
-        print_json(result) if as_json else print_tagging(result)
+        result = evaluate_tagger_file(load_tagger(model, dev, payload), data, dev, encoding=encoding,
+                                      input_format=input_format, column=column("--gold-column", gold_column))
+        report(result, output_format)
         return
     lm = load_lm(model, dev, payload)
+    if per_line:
+        import sys
+
+        from rnn_cli.cli._lm_format import write_line_scores
+        from rnn_cli.predict.lm import score_file_lines
+
+        write_line_scores(score_file_lines(lm, data, dev, batch_size, encoding), as_json, sys.stdout)
+        return
     result = evaluate_lm_file(lm, data, dev, batch_size, bptt, encoding)
     if as_json:
         print_json(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import typer
@@ -18,9 +19,13 @@ if TYPE_CHECKING:
 def command(
     model: str = typer.Argument(..., help="A tagger from train-tagger."),
     data: str = typer.Argument("-", help="CoNLL, CoNLL-U or tokenized text, one sentence a line (- for stdin)."),
-    input_format: str = typer.Option("auto", "--input-format", help="auto, conll, conllu or text "
-                                     "(auto: CoNLL-U or CoNLL by the first line; stdin is read as text)."),
-    output_format: str = typer.Option("conll", "--format", help="conll, jsonl or inline."),
+    input_format: str = typer.Option("auto", "--input-format", help="auto, conll, conllu or text (auto: decided "
+                                     "on the first lines, of files and stdin alike; a note on stderr says what was "
+                                     "chosen when another format was plausible too)."),
+    output_format: str = typer.Option("conll", "--format", help="conll (the input's own layout), jsonl or inline."),
+    write_field: str = typer.Option("", "--write-field", help="CoNLL-U input: the field that gets the tag, upos, "
+                                    "xpos or misc (as Tag=...; default: the field a POS model was trained on, "
+                                    "misc for chunk and entity models)."),
     scheme: str = typer.Option("", help="Output tag scheme (iob1, bio, bioes; default: the training data's)."),
     word_column: int = typer.Option(0, help="Word column of CoNLL input."),
     probs: bool = typer.Option(False, "--probs", help="Add each token's marginal probability of its tag "
@@ -36,15 +41,17 @@ def command(
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
     threads: Threads = 0,
 ) -> None:
-    """Tag each sentence; output keeps the input's order and columns.
+    """Tag each sentence; output keeps the input as it was, with the tags added.
 
-    CoNLL in: the same columns with the predicted tag appended. Text in: token<TAB>tag
-    lines. inline: word/TAG word/TAG. jsonl: {"tokens": [...], "tags": [...], "spans": [...]}
-    (with "probs" and "nbest" when asked for).
+    CoNLL in: every input byte as it was (separators, line ends, blank and -DOCSTART-
+    lines), the predicted tag appended as a new last column. CoNLL-U in: the tag in
+    --write-field, so the output stays 10-column CoNLL-U. Text in: token<TAB>tag lines,
+    a blank line after each sentence. inline: word/TAG word/TAG. jsonl: {"tokens":
+    [...], "tags": [...], "spans": [...]} (with "probs" and "nbest" when asked for).
     """
-    from rnn_cli.cli._tag_format import FORMATS, write_prediction
+    from rnn_cli.cli._tag_format import FORMATS, WRITE_FIELDS, write_prediction, write_rest
     from rnn_cli.data.schemes import PLAIN
-    from rnn_cli.data.sentences import read_sentences
+    from rnn_cli.data.sentences import detect_input_format, read_sentences
     from rnn_cli.data.text import STDIN, display_name
     from rnn_cli.errors import ConfigError, DataFormatError
     from rnn_cli.predict.tagger import load_tagger, predict
@@ -60,24 +67,48 @@ def command(
         raise ConfigError("--nbest must be >= 0 (0: off)")
     if max_length < 0:
         raise ConfigError("--max-length must be >= 0 (0: no limit)")
+    if write_field and write_field not in WRITE_FIELDS:
+        raise ConfigError(f"--write-field: unknown field '{write_field}' (upos, xpos or misc)")
     set_threads(threads)
     dev = select_device(device.value)
     tagger = load_tagger(model, dev)
     if scheme and tagger.train_scheme == PLAIN:
         raise ConfigError(f"--scheme: {model} tags a plain tag set, which has no scheme")
-    fmt = "text" if (input_format == "auto" and data == "-") else input_format
-    sentences = read_sentences(data, fmt, word_column=word_column, tag_column=None, encoding=encoding)
+    detection = detect_input_format(data, input_format, encoding)
+    sentences = read_sentences(data, detection.format, word_column=word_column, tag_column=None, encoding=encoding,
+                               layout=True)
     out_scheme = PLAIN if tagger.train_scheme == PLAIN else (scheme or tagger.scheme)
+    field = write_field or (tagger.config.get("tag_field", "upos") if tagger.train_scheme == PLAIN else "misc")
     notes = SplitNotes(display_name(data), max_length)
+    rest: list[Sentence] = []  # the lines after the last sentence come as an empty sentence
+    doubt = [detection.note(display_name(data))] if detection.ambiguous else []
+
+    def words(items: Iterable[Sentence]) -> Iterator[Sentence]:
+        for s in items:
+            if len(s) > 0:
+                yield s
+            else:
+                rest.append(s)
+
     count = 0
-    for p in predict(tagger, (s for s in sentences if len(s) > 0), batch_size, dev, scheme or None,
-                     probs=probs, nbest=nbest, max_length=max_length, on_split=notes):
-        write_prediction(p, output_format, sys.stdout, out_scheme)
-        sys.stdout.flush()
-        count += 1
+    try:
+        for p in predict(tagger, words(sentences), batch_size, dev, scheme or None,
+                         probs=probs, nbest=nbest, max_length=max_length, on_split=notes):
+            write_prediction(p, output_format, sys.stdout, out_scheme, field)
+            sys.stdout.flush()
+            count += 1
+    except DataFormatError as exc:  # in its one line, the error says how the input was read, if in doubt
+        if not doubt:
+            raise
+        raise DataFormatError(exc.path, exc.line, f"{exc.message}; {detection.hint()}") from None
+    for note in doubt:  # at the end, so that an error stays the one line on stderr
+        warn(note)
     notes.close()
     if count == 0 and data != STDIN:
         raise DataFormatError(display_name(data), None, "file is empty (no sentences)")
+    if output_format == "conll":
+        for s in rest:
+            write_rest(s, sys.stdout, nbest, probs)
 
 
 class SplitNotes:

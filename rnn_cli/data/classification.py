@@ -3,12 +3,14 @@
 Formats, one item per line (blank lines are skipped):
 - tsv: `label<TAB>text`, or columns named by a header row (`text_column` /
   `label_column`; a first row holding both `text` and `label` is taken as a header
-  without being asked).
+  without being asked), or chosen by 0-based index (no header).
 - fasttext: `__label__a __label__b text...` (any number of labels, at least one).
 - jsonl: `{"text": "...", "label": "x"}` or `{"text": "...", "labels": ["x", "y"]}`.
+- label-text: `label text...`: the first word is the label (SST, TREC).
 - text: the whole line is the text (prediction input only).
-`auto` decides on the first non-blank line, so it works on stdin too: `{` -> jsonl,
-`__label__` -> fasttext, a tab -> tsv, otherwise text."""
+`auto` decides on the first lines (`cls_detect`), so it works on stdin too.
+Prediction input naming a `text_column` is TSV read as columns: every column is kept
+(`Example.fields`) and written back by `classify`, so ids survive a pipeline."""
 
 from __future__ import annotations
 
@@ -16,19 +18,18 @@ import dataclasses
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rnn_cli.data.cls_detect import FASTTEXT_PREFIX, FORMATS, Detection, detect_class_format
 from rnn_cli.data.text import display_name, iter_lines
-from rnn_cli.errors import DataFormatError
+from rnn_cli.errors import ConfigError, DataFormatError
 
 if TYPE_CHECKING:
     from rnn_cli.data.cls_batching import ClassVocabs
 
-FORMATS = ("auto", "tsv", "fasttext", "jsonl", "text")
 TOKENIZERS = ("whitespace", "simple")
-FASTTEXT_PREFIX = "__label__"
 
 # Words (with inner apostrophes, hyphens, dots and commas as in "don't", "e-mail",
 # "3.5", "1,000"), or any single other non-space character.
@@ -40,7 +41,8 @@ class Example:
     text: str
     labels: list[str] | None  # None: the input has no labels
     line: int
-    fields: list[str] | None = None  # a TSV row's columns (written back by `classify`)
+    fields: list[str] | None = None  # TSV: the row's columns less its label column (written back by `classify`)
+    columns: list[str] | None = None  # the header's names of `fields` (None: no header)
 
 
 def tokenize(text: str, tokenizer: str = "whitespace", lowercase: bool = False) -> list[str]:
@@ -53,37 +55,36 @@ def tokenize(text: str, tokenizer: str = "whitespace", lowercase: bool = False) 
     raise ValueError(f"invalid tokenizer: {tokenizer!r} (choose from {', '.join(TOKENIZERS)})")
 
 
-def _guess(line: str) -> str:
-    stripped = line.lstrip()
-    if stripped.startswith("{"):
-        return "jsonl"
-    if stripped.startswith(FASTTEXT_PREFIX):
-        return "fasttext"
-    if "\t" in line:
-        return "tsv"
-    return "text"
+def spell(label: str, fmt: str | None) -> str:
+    """A label as the files of format `fmt` write it (`__label__x` in fastText)."""
+    return FASTTEXT_PREFIX + label if fmt == "fasttext" else label
 
 
 def read_examples(path: str, fmt: str = "auto", text_column: str | None = None, label_column: str | None = None,
-                  encoding: str = "utf-8", labels: str = "required") -> Iterator[Example]:
+                  encoding: str = "utf-8", labels: str = "required",
+                  detection: Detection | None = None) -> Iterator[Example]:
     """Lazily yield the examples of `path` (`-`: stdin).
 
     `labels`: "required" (training and scoring: every line must carry a label),
-    "optional" (prediction: a label is read where the format has one), or "ignore"."""
+    "optional" (prediction: a label is read where the format has one), or "ignore".
+    `text_column`, `label_column`: TSV columns, by header name or 0-based index; for
+    prediction input, a `text_column` reads TSV as columns (no label column).
+    `detection`: the format as already decided (`detect_class_format`), for `fmt`."""
+    if detection is not None:
+        fmt = detection.format
     if fmt not in FORMATS:
         raise ValueError(f"invalid format: {fmt!r}")
     name = display_name(path)
+    if fmt == "auto":
+        detection = detect_class_format(path, fmt, encoding, labels == "required", text_column=text_column,
+                                        label_column=label_column)
+        fmt = detection.format
     lines = ((n, t) for n, t in iter_lines(path, encoding) if t.strip())
     first = next(lines, None)
     if first is None:
         return
-    if fmt == "auto":
-        fmt = _guess(first[1])
-        if fmt == "text" and labels == "required":
-            raise DataFormatError(name, first[0], "cannot tell the format: not TSV (label<TAB>text), fastText "
-                                  "(__label__x text) or JSONL; choose one with --format")
     if fmt == "text" and labels == "required":
-        raise DataFormatError(name, None, "plain text has no labels; use tsv, fasttext or jsonl")
+        raise _no_labels(name, detection)
     rows = itertools.chain([first], lines)
     want = labels != "ignore"
     if fmt == "tsv":
@@ -101,44 +102,88 @@ def read_examples(path: str, fmt: str = "auto", text_column: str | None = None, 
     elif fmt == "jsonl":
         for n, line in rows:
             yield _json_example(name, n, line, labels)
+    elif fmt == "label-text":
+        for n, line in rows:
+            label, text = (line.split(None, 1) + [""])[:2]
+            if not text and labels == "required":
+                raise DataFormatError(name, n, f"no text after the label '{label}' (label-text: label, space, text)")
+            yield Example(text, [label] if want else None, n)
     else:
         for n, line in rows:
             yield Example(line, None, n)
 
 
+def _no_labels(name: str, detection: Detection | None) -> DataFormatError:
+    if detection is None or not detection.hint:
+        return DataFormatError(name, None, "plain text has no labels; choose a labelled format with --input-format "
+                               "(tsv, fasttext, jsonl, label-text)")
+    return DataFormatError(name, None, f"cannot tell the format: {detection.reason}; {detection.hint}")
+
+
+def _column(spec: str, header: list[str] | None, option: str) -> int:
+    """The index of column `spec`: a header name, or a 0-based index."""
+    if header is not None and spec in header:
+        return header.index(spec)
+    if spec.isdigit():
+        return int(spec)
+    if header is None:
+        raise ConfigError(f"{option}: '{spec}' is neither a 0-based column index nor a header name")
+    raise ConfigError(f"{option}: no column '{spec}' in the header (columns: {', '.join(header)})")
+
+
 def _read_tsv(name: str, rows: Iterator[tuple[int, str]], text_column: str | None, label_column: str | None,
               labels: str) -> Iterator[Example]:
     first_n, first = next(rows)
-    header = first.split("\t")
-    named = text_column is not None or label_column is not None
-    if named or {"text", "label"} <= set(header):
-        text_name, label_name = text_column or "text", label_column or "label"
-        if text_name not in header:
-            raise DataFormatError(name, first_n, f"header has no column '{text_name}' (columns: {', '.join(header)})")
-        ti = header.index(text_name)
-        li = header.index(label_name) if label_name in header else None
-        if li is None and labels == "required":
-            raise DataFormatError(name, first_n, f"header has no column '{label_name}' (columns: {', '.join(header)})")
-        for n, line in rows:
-            cols = line.split("\t")
-            if len(cols) != len(header):
-                raise DataFormatError(name, n, f"{len(cols)} columns, the header has {len(header)}")
-            label = cols[li].strip() if li is not None else None
-            if labels == "required" and not label:
-                raise DataFormatError(name, n, "empty label")
-            yield Example(cols[ti], [label] if label and labels != "ignore" else None, n, cols)
+    header: list[str] | None = first.split("\t")
+    assert header is not None
+    as_columns = labels != "required" and text_column is not None  # prediction input, every column kept
+    if text_column is None and label_column is None and not {"text", "label"} <= set(header):
+        yield from _read_label_tab_text(name, itertools.chain([(first_n, first)], rows), labels)
         return
-    for n, line in itertools.chain([(first_n, first)], rows):
+    if all(c is None or c.isdigit() for c in (text_column, label_column)) and not {"text", "label"} <= set(header):
+        header, rows = None, itertools.chain([(first_n, first)], rows)  # columns by index: no header
+    if header is not None and text_column is None and "text" not in header:
+        raise DataFormatError(name, first_n, f"header has no column 'text' (columns: {', '.join(header)})")
+    ti = _column(text_column or "text", header, "--text-column")
+    li = None
+    if not as_columns:
+        if label_column is not None:
+            li = _column(label_column, header, "--label-column")
+        elif header is not None and "label" in header:
+            li = header.index("label")
+        elif labels == "required":
+            where = f"the header has no column 'label' (columns: {', '.join(header)})" if header is not None else \
+                "name the label column with --label-column"
+            raise DataFormatError(name, first_n, where)
+    if li == ti:
+        raise ConfigError(f"the text and label columns are the same ({ti})")
+    names = [c for j, c in enumerate(header) if j != li] if header is not None else None
+    need = max(ti, li if li is not None else 0) + 1
+    for n, line in rows:
+        cols = line.split("\t")
+        if header is not None and len(cols) != len(header):
+            raise DataFormatError(name, n, f"{len(cols)} columns, the header has {len(header)}")
+        if len(cols) < need:
+            raise DataFormatError(name, n, f"{len(cols)} column(s), but column {need - 1} (0-based) was asked for")
+        label = cols[li].strip() if li is not None else None
+        if labels == "required" and not label:
+            raise DataFormatError(name, n, "empty label")
+        yield Example(cols[ti], [label] if label and labels != "ignore" else None, n,
+                      [c for j, c in enumerate(cols) if j != li], names)
+
+
+def _read_label_tab_text(name: str, rows: Iterator[tuple[int, str]], labels: str) -> Iterator[Example]:
+    for n, line in rows:
         if "\t" not in line:
             if labels == "required":
                 raise DataFormatError(name, n, "no label: expected label<TAB>text")
-            yield Example(line, None, n, [line])
+            yield Example(line, None, n)
             continue
         label, text = line.split("\t", 1)
         label = label.strip()
         if not label and labels == "required":
             raise DataFormatError(name, n, "empty label before the tab")
-        yield Example(text, [label] if label and labels != "ignore" else None, n, [label, text])
+        yield Example(text, [label] if label and labels != "ignore" else None, n)
 
 
 def _json_example(name: str, n: int, line: str, labels: str) -> Example:
@@ -178,12 +223,17 @@ class LabelledSet:
     tokens: list[list[str]]
     labels: list[list[str]]
     truncated: int  # items cut at max_length
+    detection: Detection | None = None  # the format it was read in, and why
 
 
-def read_labelled(path: str, cfg: Any) -> LabelledSet:
-    """Read, tokenise (as the training options `cfg`, a dataclass or a dict, say) and cut a labelled file."""
+def read_labelled(path: str, cfg: Any, trained: str | None = None, known: Collection[str] = ()) -> LabelledSet:
+    """Read, tokenise (as the training options `cfg`, a dataclass or a dict, say) and cut a labelled file.
+    `trained`, `known`: the format of the model's training data and its labels (see `judge_class_lines`)."""
     c = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
-    examples = list(read_examples(path, c["input_format"], c["text_column"], c["label_column"], c["encoding"]))
+    detection = detect_class_format(path, c["input_format"], c["encoding"], True, trained, known, c["text_column"],
+                                    c["label_column"])
+    examples = list(read_examples(path, c["input_format"], c["text_column"], c["label_column"], c["encoding"],
+                                  detection=detection))
     if not examples:
         raise DataFormatError(display_name(path), None, "file is empty (no labelled items)")
     tokens, truncated = [], 0
@@ -192,7 +242,8 @@ def read_labelled(path: str, cfg: Any) -> LabelledSet:
         if c["max_length"] and len(toks) > c["max_length"]:
             toks, truncated = toks[: c["max_length"]], truncated + 1
         tokens.append(toks)
-    return LabelledSet(path, examples, tokens, [list(dict.fromkeys(e.labels or [])) for e in examples], truncated)
+    return LabelledSet(path, examples, tokens, [list(dict.fromkeys(e.labels or [])) for e in examples], truncated,
+                       detection)
 
 
 def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> None:

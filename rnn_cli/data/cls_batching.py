@@ -28,9 +28,16 @@ WINDOW_BATCHES = 20  # prediction: read this many batches' worth of items ahead
 class ClassVocabs:
     words: Vocab  # <pad> = 0, <unk> = 1
     labels: Vocab  # no specials, sorted
+    # The format of the training file (tsv, fasttext, jsonl, label-text): how its labels
+    # are spelled (`__label__x`) and which input layout counts as labelled. None: unknown
+    # (a model file from before it was stored).
+    train_format: str | None = None
 
     def to_dict(self) -> dict[str, list[str]]:
-        return {"words": self.words.to_list(), "labels": self.labels.to_list()}
+        out = {"words": self.words.to_list(), "labels": self.labels.to_list()}
+        if self.train_format is not None:
+            out["train_format"] = [self.train_format]  # a list of strings, as every vocabulary entry
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Sequence[str]]) -> ClassVocabs:
@@ -38,12 +45,16 @@ class ClassVocabs:
             raise ValueError(f"invalid classifier vocabulary: 'words' must start with {PAD}, {UNK}")
         if not data.get("labels"):
             raise ValueError("invalid classifier vocabulary: no labels")
-        return cls(Vocab(data["words"]), Vocab(data["labels"], unk=None))
+        fmt = list(data.get("train_format", ()))
+        if len(fmt) > 1 or not all(isinstance(f, str) for f in fmt):
+            raise ValueError("invalid classifier vocabulary: 'train_format' must hold one format name")
+        return cls(Vocab(data["words"]), Vocab(data["labels"], unk=None), fmt[0] if fmt else None)
 
 
 def build_class_vocabs(tokens: Iterable[Sequence[str]], labels: Iterable[Sequence[str]], min_freq: int = 1,
-                       extra_words: Iterable[str] = ()) -> ClassVocabs:
-    """Words seen `min_freq` times or more (plus `extra_words`), and the labels, sorted."""
+                       extra_words: Iterable[str] = (), train_format: str | None = None) -> ClassVocabs:
+    """Words seen `min_freq` times or more (plus `extra_words`), and the labels, sorted;
+    `train_format`: the training file's format."""
     if min_freq < 1:
         raise ValueError(f"invalid min_freq: {min_freq} (must be at least 1)")
     words: Counter[str] = Counter()
@@ -52,7 +63,8 @@ def build_class_vocabs(tokens: Iterable[Sequence[str]], labels: Iterable[Sequenc
     for w in extra_words:
         words[w] = max(words[w], min_freq)
     label_set = sorted({label for row in labels for label in row})
-    return ClassVocabs(Vocab.build(words, specials=[PAD, UNK], min_freq=min_freq), Vocab(label_set, unk=None))
+    return ClassVocabs(Vocab.build(words, specials=[PAD, UNK], min_freq=min_freq), Vocab(label_set, unk=None),
+                       train_format)
 
 
 def encode_batch(tokens: Sequence[Sequence[str]], vocabs: ClassVocabs, indices: Sequence[int],

@@ -3,7 +3,11 @@ Dependencies) and tokenized text, read as streams of `Sentence`s that keep their
 original rows, and written back with predicted columns appended.
 
 All readers take a path, `-` for stdin, or a `.gz` file, and report bad input as
-`DataFormatError` with the line number.
+`DataFormatError` with the line number. With `layout=True` each sentence also keeps
+its lines as they stood in the file (`Layout`: separators, line ends, the blank,
+`-DOCSTART-` and comment lines around it), so that a file can be written back byte
+for byte with only its tags changed (`data/rewrite.py`); the lines after the last
+sentence then come as a last, empty sentence.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from rnn_cli.data.schemes import SchemeError, validate
-from rnn_cli.data.text import STDIN, display_name, iter_lines
+from rnn_cli.data.text import BOM, display_name, iter_raw_lines
 from rnn_cli.errors import DataFormatError
 
 FORMATS: dict[str, str] = {
@@ -22,8 +26,9 @@ FORMATS: dict[str, str] = {
     "conllu": "CoNLL-U (Universal Dependencies): 10 tab-separated columns, # comment lines",
     "tokenized": "one sentence a line, tokens separated by spaces",
 }
-CONLLU_FIELDS: dict[str, int] = {"upos": 3, "xpos": 4}
+CONLLU_FIELDS: dict[str, int] = {"upos": 3, "xpos": 4, "misc": 9}  # misc: its Tag=... attribute
 CONLLU_COLUMNS = 10
+MISC_TAG = "Tag"
 DOCSTART = "-DOCSTART-"
 
 # ASCII whitespace only: str.split() would also split on U+0085 and U+00A0, which
@@ -32,6 +37,23 @@ _BLANK = " \t\r\x0b\x0c"
 _SEP = re.compile(r"[ \t\r\x0b\x0c]+")
 _CONLLU_ID = re.compile(r"[0-9]+(?:-[0-9]+|\.[0-9]+)?")
 _BAD_VALUE = re.compile(r"^$|[\t\n\r]")
+
+
+Line = tuple[str, str]  # (text as it stood, line end: "\n", "\r\n" or "")
+
+
+@dataclass
+class Layout:
+    """A sentence's place in its file: `before`, the lines since the previous sentence
+    (blank, `-DOCSTART-`, CoNLL-U comments); `lines`, the sentence's own lines (CoNLL-U: multiword and empty-node rows
+    too); `word_lines[i]`, the index in `lines` of token i (CoNLL and CoNLL-U); and
+    `after`, the line that closed the sentence, if any. `fmt` is the file's format."""
+
+    fmt: str
+    before: list[Line]
+    lines: list[Line]
+    word_lines: list[int]
+    after: list[Line]
 
 
 @dataclass
@@ -46,6 +68,7 @@ class Sentence:
     first_line: int
     comments: list[str] = field(default_factory=list)
     other_rows: list[tuple[int, list[str]]] = field(default_factory=list)
+    layout: Layout | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -55,8 +78,52 @@ class Sentence:
         return self.first_line + index + sum(1 for k, _ in self.other_rows if 0 < k <= index)
 
 
-def _fields(line: str) -> list[str]:
+def split_fields(line: str) -> list[str]:
+    """A CoNLL line's columns (`[""]` for a blank line)."""
     return _SEP.split(line.strip(_BLANK))
+
+
+def is_conllu_row(line: str) -> bool:
+    """10 tab-separated fields, the first a CoNLL-U ID."""
+    fields = line.split("\t")
+    return len(fields) == CONLLU_COLUMNS and _CONLLU_ID.fullmatch(fields[0]) is not None
+
+
+def _lines(path: str, encoding: str) -> Iterator[tuple[int, str, str]]:
+    """`(line number, text, end)`. A byte-order mark is dropped: it says how the file
+    was encoded, as `--encoding` does, and output is UTF-8 without one."""
+    for lineno, text, end in iter_raw_lines(path, encoding):
+        yield lineno, (text[1:] if lineno == 1 and text.startswith(BOM) else text), end
+
+
+class _Kept:
+    """Collects the lines around and within sentences into `Layout`s (when `keep`)."""
+
+    def __init__(self, fmt: str, keep: bool) -> None:
+        self.fmt, self.keep = fmt, keep
+        self.before: list[Line] = []
+        self.lines: list[Line] = []
+
+    def gap(self, text: str, end: str) -> None:
+        if self.keep:
+            self.before.append((text, end))
+
+    def line(self, text: str, end: str) -> None:
+        if self.keep:
+            self.lines.append((text, end))
+
+    def close(self, word_lines: list[int], after: list[Line] | None = None) -> Layout | None:
+        if not self.keep:
+            return None
+        layout = Layout(self.fmt, self.before, self.lines, word_lines, after or [])
+        self.before, self.lines = [], []
+        return layout
+
+    def tail(self) -> Iterator[Sentence]:
+        """The lines after the last sentence, as an empty sentence (if any)."""
+        if self.keep and self.before:
+            yield Sentence([], None, [], 0, layout=Layout(self.fmt, self.before, [], [], []))
+            self.before = []
 
 
 def _resolve(column: int, n: int) -> int | None:
@@ -65,7 +132,7 @@ def _resolve(column: int, n: int) -> int | None:
 
 
 def read_conll(
-    path: str, word_column: int = 0, tag_column: int | None = -1, encoding: str = "utf-8"
+    path: str, word_column: int = 0, tag_column: int | None = -1, encoding: str = "utf-8", layout: bool = False
 ) -> Iterator[Sentence]:
     """Sentences of a column file. Columns are separated by spaces or tabs (so fields
     hold no spaces), sentences by blank lines; `-DOCSTART-` lines are skipped. Every
@@ -73,20 +140,22 @@ def read_conll(
     from the end; `tag_column=None` reads no tags (input to a tagger)."""
     if tag_column is not None and tag_column == word_column:
         raise ValueError(f"the word and tag columns are the same ({word_column})")
-    return _read_conll(path, word_column, tag_column, encoding)
+    return _read_conll(path, word_column, tag_column, encoding, _Kept("conll", layout))
 
 
-def _read_conll(path: str, word_column: int, tag_column: int | None, encoding: str) -> Iterator[Sentence]:
+def _read_conll(path: str, word_column: int, tag_column: int | None, encoding: str, kept: _Kept) -> Iterator[Sentence]:
     name = display_name(path)
     rows: list[list[str]] = []
     first = w = 0
     t: int | None = None
-    for lineno, line in iter_lines(path, encoding):
-        fields = _fields(line)
+    for lineno, line, end in _lines(path, encoding):
+        fields = split_fields(line)
         if not fields[0] or fields[0] == DOCSTART:
             if rows:
-                yield _column_sentence(rows, first, w, t)
+                yield _column_sentence(rows, first, w, t, kept.close(list(range(len(rows))), [(line, end)]))
                 rows = []
+            else:
+                kept.gap(line, end)
             continue
         if rows:
             if len(fields) != len(rows[0]):
@@ -105,42 +174,75 @@ def _read_conll(path: str, word_column: int, tag_column: int | None, encoding: s
                 raise DataFormatError(name, lineno, f"found {n} column(s): the tag column would be the word column")
             w, t = wi, (None if tag_column is None else ti)
         rows.append(fields)
+        kept.line(line, end)
     if rows:
-        yield _column_sentence(rows, first, w, t)
+        yield _column_sentence(rows, first, w, t, kept.close(list(range(len(rows)))))
+    yield from kept.tail()
 
 
-def _column_sentence(rows: list[list[str]], first: int, w: int, t: int | None) -> Sentence:
-    return Sentence([r[w] for r in rows], None if t is None else [r[t] for r in rows], rows, first)
+def _column_sentence(rows: list[list[str]], first: int, w: int, t: int | None, layout: Layout | None) -> Sentence:
+    return Sentence([r[w] for r in rows], None if t is None else [r[t] for r in rows], rows, first, layout=layout)
 
 
-def read_conllu(path: str, tag_field: str | None = "upos", encoding: str = "utf-8") -> Iterator[Sentence]:
-    """Sentences of a CoNLL-U file, tagged with `tag_field` ("upos" or "xpos"; None for no
-    tags). Words are the lines with an integer ID, numbered 1, 2, ... in each sentence;
-    multiword-token ranges (`1-2`) and empty nodes (`8.1`) are kept aside for writing back."""
+def read_conllu(path: str, tag_field: str | None = "upos", encoding: str = "utf-8",
+                layout: bool = False) -> Iterator[Sentence]:
+    """Sentences of a CoNLL-U file, tagged with `tag_field` ("upos", "xpos", or "misc" for
+    the value of a `Tag=` attribute in MISC; None for no tags). Words are the lines with
+    an integer ID, numbered 1, 2, ... in each sentence; multiword-token ranges (`1-2`)
+    and empty nodes (`8.1`) are kept aside for writing back."""
     if tag_field is not None and tag_field not in CONLLU_FIELDS:
         raise ValueError(f"invalid CoNLL-U tag field: {tag_field!r} (choose from {', '.join(CONLLU_FIELDS)})")
-    return _read_conllu(path, None if tag_field is None else CONLLU_FIELDS[tag_field], encoding)
+    return _read_conllu(path, None if tag_field is None else CONLLU_FIELDS[tag_field], encoding,
+                        _Kept("conllu", layout))
 
 
-def _read_conllu(path: str, tag_index: int | None, encoding: str) -> Iterator[Sentence]:
+def misc_value(misc: str, key: str) -> str | None:
+    """The value of `key=` in a CoNLL-U MISC field (`_` or `A=x|B=y`), None if absent."""
+    for item in misc.split("|"):
+        k, sep, v = item.partition("=")
+        if sep and k == key:
+            return v
+    return None
+
+
+def _conllu_sentence(rows: list[list[str]], first: int, comments: list[str], others: list[tuple[int, list[str]]],
+                     tag_index: int | None, name: str, layout: Layout | None) -> Sentence:
+    tags: list[str] | None = None
+    if tag_index == CONLLU_FIELDS["misc"]:
+        tags = []
+        for i, r in enumerate(rows):
+            value = misc_value(r[tag_index], MISC_TAG)
+            if not value:
+                line = first + i + sum(1 for k, _ in others if 0 < k <= i)
+                raise DataFormatError(name, line, f"no {MISC_TAG}= value in the MISC field {r[tag_index]!r}")
+            tags.append(value)
+    elif tag_index is not None:
+        tags = [r[tag_index] for r in rows]
+    return Sentence([r[1] for r in rows], tags, rows, first, comments, others, layout)
+
+
+def _read_conllu(path: str, tag_index: int | None, encoding: str, kept: _Kept) -> Iterator[Sentence]:
     name = display_name(path)
     comments: list[str] = []
     rows: list[list[str]] = []
     others: list[tuple[int, list[str]]] = []
+    words: list[int] = []
     first = start = 0
-    for lineno, line in iter_lines(path, encoding):
+    for lineno, line, end in _lines(path, encoding):
         if not line.strip(_BLANK):
             if rows:
-                tags = None if tag_index is None else [r[tag_index] for r in rows]
-                yield Sentence([r[1] for r in rows], tags, rows, first, comments, others)
+                yield _conllu_sentence(rows, first, comments, others, tag_index, name, kept.close(words, [(line, end)]))
             elif others:
                 raise DataFormatError(name, start, "sentence has no words, only multiword or empty-node lines")
-            comments, rows, others = [], [], []
+            else:
+                kept.gap(line, end)
+            comments, rows, others, words = [], [], [], []
             continue
         if line.startswith("#"):
             if rows or others:
                 raise DataFormatError(name, lineno, "comment line inside a sentence (is a blank line missing?)")
             comments.append(line)
+            kept.gap(line, end)
             continue
         fields = line.split("\t")
         if len(fields) != CONLLU_COLUMNS:
@@ -155,6 +257,7 @@ def _read_conllu(path: str, tag_index: int | None, encoding: str) -> Iterator[Se
             )
         if not rows and not others:
             start = lineno
+        kept.line(line, end)
         if not ident.isdigit():
             others.append((len(rows), fields))
             continue
@@ -166,19 +269,25 @@ def _read_conllu(path: str, tag_index: int | None, encoding: str) -> Iterator[Se
         if not rows:
             first = lineno
         rows.append(fields)
+        words.append(len(rows) + len(others) - 1)
     if rows:
-        tags = None if tag_index is None else [r[tag_index] for r in rows]
-        yield Sentence([r[1] for r in rows], tags, rows, first, comments, others)
+        yield _conllu_sentence(rows, first, comments, others, tag_index, name, kept.close(words))
     elif others:
         raise DataFormatError(name, start, "sentence has no words, only multiword or empty-node lines")
+    yield from kept.tail()
 
 
-def read_tokenized(path: str, encoding: str = "utf-8") -> Iterator[Sentence]:
+def read_tokenized(path: str, encoding: str = "utf-8", layout: bool = False) -> Iterator[Sentence]:
     """One sentence a line, tokens separated by spaces or tabs; blank lines are skipped."""
-    for lineno, line in iter_lines(path, encoding):
-        tokens = _fields(line)
-        if tokens[0]:
-            yield Sentence(tokens, None, [[tok] for tok in tokens], lineno)
+    kept = _Kept("text", layout)
+    for lineno, line, end in _lines(path, encoding):
+        tokens = split_fields(line)
+        if not tokens[0]:
+            kept.gap(line, end)
+            continue
+        kept.line(line, end)
+        yield Sentence(tokens, None, [[tok] for tok in tokens], lineno, layout=kept.close([]))
+    yield from kept.tail()
 
 
 def check_tags(sentence: Sentence, scheme: str, path: str) -> None:
@@ -231,21 +340,3 @@ def write_conll(
     if extras is not None and next(extras, None) is not None:
         raise ValueError(f"more extra columns than sentences ({count})")
     return count
-
-
-def detect_format(path: str, encoding: str = "utf-8") -> str:
-    """"conllu" if the first line that is neither blank nor a `#` comment has 10
-    tab-separated columns and a CoNLL-U ID, else "conll". Not for stdin, which it
-    would consume: there the caller must name the format."""
-    if path == STDIN:
-        raise ValueError("cannot detect the format of stdin; name the format")
-    lines = iter_lines(path, encoding)
-    try:
-        for _, line in lines:
-            if not line.strip(_BLANK) or line.startswith("#"):
-                continue
-            fields = line.split("\t")
-            return "conllu" if len(fields) == CONLLU_COLUMNS and _CONLLU_ID.fullmatch(fields[0]) else "conll"
-    finally:
-        lines.close()
-    return "conll"

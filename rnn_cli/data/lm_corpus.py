@@ -30,6 +30,12 @@ def start_token(level: str) -> str:
     return EOS if level == "word" else CHAR_EOS
 
 
+def line_ids(line: str, vocab: Vocab, level: str) -> list[int]:
+    """One line scored on its own: the start token, then the line's tokens and its end
+    (`(len(tokens) + 2,)` ids), as `encode_corpus` lays out a file of that one line."""
+    return [vocab.index(start_token(level)), *vocab.encode(tokenize_line(line, level))]
+
+
 def iter_tokens(path: str, level: str, encoding: str = "utf-8") -> Iterator[str]:
     if level not in LEVELS:
         raise ValueError(f"invalid level: {level!r}")

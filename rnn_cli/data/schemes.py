@@ -207,10 +207,29 @@ def convert(tags: Sequence[str], source: str, target: str) -> list[str]:
     return from_spans(to_spans(tags, source), len(tags), target)
 
 
+class MixedTagsError(SchemeError):
+    """A tag set that mixes chunk tags with tags that are neither chunk tags nor O, at
+    tag `position` of the `sequence`-th sequence (0-based). `bilou`: the tag is an L-/U-
+    tag of the BILOU scheme, which rnn-cli reads as BIOES (E-/S-)."""
+
+    def __init__(self, sequence: int, position: int, tag: str, message: str, bilou: bool = False) -> None:
+        super().__init__(position, tag, message)
+        self.sequence = sequence
+        self.bilou = bilou
+
+
+def _bilou(tag: str) -> bool:
+    return len(tag) > 2 and tag[1] == "-" and tag[0] in "LU"
+
+
 def detect_scheme(sequences: Iterable[Sequence[str]], default: str = "bio") -> str:
     """Guess the scheme of tag sequences: "iob1", "bio", "bioes" or "plain".
 
-    - Any tag other than O and B-/I-/E-/S- + type: "plain" (returned at once).
+    - Only tags other than O and B-/I-/E-/S- + type (POS tags): "plain".
+    - Both kinds, i.e. chunk tags and tags that are neither chunk tags nor O (a typo
+      such as Q-XYZ among BIO tags, or B-X among POS tags): `MixedTagsError` at the
+      first tag of the rarer kind (the other kind on a tie), rather than a silent
+      "plain". So are BILOU's L-/U- tags (rnn-cli reads BIOES, their E-/S-).
     - Any E- or S- tag: "bioes".
     - Otherwise each entity start that does not follow B-X/I-X of its own type is a vote:
       I-X there is only valid in IOB1, B-X there only in BIO. More IOB1 votes: "iob1";
@@ -222,12 +241,21 @@ def detect_scheme(sequences: Iterable[Sequence[str]], default: str = "bio") -> s
     _check_scheme(default)
     iob1_votes = bio_votes = 0
     bioes = False
-    for tags in sequences:
+    counts = {"chunk": 0, "plain": 0}
+    first: dict[str, tuple[int, int, str]] = {}  # kind -> (sequence, position, tag) of its first tag
+    for k, tags in enumerate(sequences):
         prev: Parsed = (OUTSIDE, "")
-        for tag in tags:
+        for i, tag in enumerate(tags):
             cur = split_tag(tag)
             if cur is None:
-                return PLAIN
+                kind = "bilou" if _bilou(tag) else "plain"
+                counts["chunk" if kind == "bilou" else kind] += 1
+                first.setdefault(kind, (k, i, tag))
+                prev = (OUTSIDE, "")
+                continue
+            if cur[0] != OUTSIDE:
+                counts["chunk"] += 1
+                first.setdefault("chunk", (k, i, tag))
             if cur[0] in ("E", "S"):
                 bioes = True
             elif cur[0] in _OPEN and not (prev[0] in _OPEN and prev[1] == cur[1]):
@@ -236,6 +264,25 @@ def detect_scheme(sequences: Iterable[Sequence[str]], default: str = "bio") -> s
                 else:
                     bio_votes += 1
             prev = cur
+    if "bilou" in first and not counts["plain"]:
+        k, i, tag = first["bilou"]
+        raise MixedTagsError(k, i, tag, f"tag {tag!r} is a BILOU tag; rnn-cli reads BIOES, where L- is E- and "
+                             "U- is S- (rewrite them, e.g. with sed)", bilou=True)
+    if counts["plain"] and counts["chunk"]:
+        first["chunk"] = min(first[kind] for kind in ("chunk", "bilou") if kind in first)
+        odd = "chunk" if counts["chunk"] < counts["plain"] else "plain"
+        k, i, tag = first[odd]
+        other = first["plain" if odd == "chunk" else "chunk"][2]
+        if odd == "plain":
+            n = counts["chunk"]
+            what = f"tag {tag!r} is neither O nor a chunk tag (B-, I-, E- or S- and a type), while {n:,} " \
+                   f"tag{'s are' if n > 1 else ' is'} (such as {other!r})"
+        else:
+            what = f"tag {tag!r} looks like a chunk tag (B-, I-, E- or S- and a type) among plain tags such as " \
+                   f"{other!r}"
+        raise MixedTagsError(k, i, tag, what)
+    if counts["plain"]:
+        return PLAIN
     if bioes:
         return "bioes"
     if iob1_votes > bio_votes:

@@ -4,15 +4,26 @@ weights). The library side of `classify` and of scoring during training."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from rnn_cli import checkpoint
-from rnn_cli.data.classification import Example, LabelledSet, check_labels, read_labelled, tokenize
+from rnn_cli.data.classification import (
+    Example,
+    LabelledSet,
+    check_labels,
+    read_examples,
+    read_labelled,
+    spell,
+    tokenize,
+)
 from rnn_cli.data.cls_batching import ClassVocabs, prediction_batches
+from rnn_cli.data.cls_detect import Detection, detect_class_format
+from rnn_cli.data.text import display_name
+from rnn_cli.errors import CheckpointError
 from rnn_cli.metrics import classification_scores
 from rnn_cli.models.classifier import Classifier, ClassifierEnsemble
 from rnn_cli.predict import model_from_payload
@@ -41,8 +52,33 @@ class LoadedClassifier:
 def load_classifier(path: str, device: torch.device, payload: dict[str, Any] | None = None) -> LoadedClassifier:
     payload = payload if payload is not None else checkpoint.load(path, task="classifier")
     model = model_from_payload(payload, path)
-    return LoadedClassifier(model.to(device), ClassVocabs.from_dict(payload["vocab"]), payload["train_config"],
-                            payload)
+    try:
+        vocabs = ClassVocabs.from_dict(payload["vocab"])
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: damaged rnn-cli model file: {exc}") from None
+    return LoadedClassifier(model.to(device), vocabs, payload["train_config"], payload)
+
+
+def detect_input(loaded: LoadedClassifier, path: str, fmt: str = "auto", encoding: str = "utf-8",
+                 labelled: bool = False, text_column: str | None = None,
+                 label_column: str | None = None) -> Detection:
+    """The format of a file the model is to read: `fmt`, or judged on its first lines
+    knowing the format of the model's training data and its labels (prediction input
+    is plain text unless it looks like the training data, or `text_column` names a
+    TSV column)."""
+    cfg = loaded.config
+    return detect_class_format(path, fmt, encoding, labelled, loaded.vocabs.train_format,
+                               set(loaded.vocabs.labels.itos), text_column, label_column,
+                               cfg.get("text_column") or "text")
+
+
+def read_input(loaded: LoadedClassifier, path: str, detection: Detection, encoding: str = "utf-8") -> Iterator[Example]:
+    """The texts of prediction input, in the format `detection` chose (see `detect_input`)."""
+    cfg = loaded.config
+    text_column = detection.text_column
+    if text_column is None and detection.format == "tsv" and cfg.get("text_column"):
+        text_column = cfg["text_column"]  # TSV named as in training: read as columns
+    return read_examples(path, text_column=text_column, encoding=encoding, labels="ignore", detection=detection)
 
 
 @dataclass
@@ -78,7 +114,8 @@ def probabilities(loaded: LoadedClassifier, items: Sequence[Sequence[str]], batc
 def predict(loaded: LoadedClassifier, examples: Iterable[Example], batch_size: int, device: torch.device,
             explain: bool = False) -> Iterator[ClassPrediction]:
     """Yield a `ClassPrediction` per example in input order, a window at a time."""
-    model, labels = loaded.model, loaded.vocabs.labels.itos
+    model = loaded.model
+    labels = [spell(label, loaded.vocabs.train_format) for label in loaded.vocabs.labels.itos]  # as in training
     model.eval()
     pairs = ((e, loaded.tokens(e.text)) for e in examples)
     for window, batches in prediction_batches(pairs, loaded.vocabs, batch_size):
@@ -133,11 +170,21 @@ def _metric(scores: dict[str, Any], metric: str) -> float:
 
 
 def evaluate_classifier_file(loaded: LoadedClassifier, path: str, device: torch.device, batch_size: int = 64,
-                             encoding: str | None = None) -> dict[str, Any]:
-    """Classify a labelled file (read with the training options) and score it."""
-    cfg = dict(loaded.config)
+                             encoding: str | None = None, input_format: str = "auto", text_column: str | None = None,
+                             label_column: str | None = None,
+                             on_note: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Classify a labelled file and score it. It is tokenised as in training; its format
+    is `input_format`, or judged knowing the training data's format and labels (a guess
+    is reported through `on_note`); TSV columns are the training ones unless given."""
+    cfg = {**loaded.config, "input_format": input_format}
     if encoding is not None:
         cfg["encoding"] = encoding
-    data = read_labelled(path, cfg)
+    if text_column is not None:
+        cfg["text_column"] = text_column
+    if label_column is not None:
+        cfg["label_column"] = label_column
+    data = read_labelled(path, cfg, loaded.vocabs.train_format, set(loaded.vocabs.labels.itos))
+    if on_note is not None and data.detection is not None and data.detection.ambiguous:
+        on_note(data.detection.note(display_name(path)))
     check_labels(data, loaded.vocabs, loaded.model.config.multi_label)
     return {"file": path, **score_classifier(loaded, data, batch_size, device)}

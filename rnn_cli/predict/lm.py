@@ -1,9 +1,11 @@
 """Using a trained language model: load it, encode a prompt, turn ids back into
-text, generate, and score a file. The library side of `generate` and `evaluate`."""
+text, generate, and score a file (as a whole, or line by line). The library side of
+`generate` and `evaluate`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +14,12 @@ import torch
 from rnn_cli import checkpoint
 from rnn_cli.batches import LMBatch
 from rnn_cli.data.batching import lay_out_streams, window_lengths
-from rnn_cli.data.lm_corpus import CHAR_EOS, encode_corpus, iter_tokens, start_token, tokenize_line
+from rnn_cli.data.buckets import sorted_windows
+from rnn_cli.data.lm_corpus import encode_corpus, iter_tokens, line_ids, start_token, tokenize_line
+from rnn_cli.data.text import STDIN, display_name, iter_lines
 from rnn_cli.data.vocab import EOS, Vocab
 from rnn_cli.decoding import SamplingConfig, beam_search, sample
+from rnn_cli.errors import DataFormatError
 from rnn_cli.metrics import lm_scores
 from rnn_cli.models.lm import RNNLM
 from rnn_cli.models.rnn import Hidden
@@ -67,11 +72,23 @@ def token_text(lm: LoadedLM, token_id: int, first: bool) -> str:
     return token if first else " " + token
 
 
-def stream_text(lm: LoadedLM, ids: Iterator[int] | list[int], after_newline: bool = True) -> Iterator[str]:
-    first = after_newline
+def stream_text(lm: LoadedLM, ids: Iterable[int], prompt: str = "", standalone: bool = False) -> Iterator[str]:
+    """The generated text, a piece per token.
+
+    By default the pieces follow `prompt` (prompt + text is the whole text): a word
+    continuing an unfinished prompt line is joined to it by a space. `standalone` text
+    is read without the prompt (`generate` without `--echo`): it starts with its first
+    word, and a line end that only closes the prompt's unfinished last line is left
+    out, since it would show as a blank first line."""
+    first = standalone or not prompt or prompt[-1].isspace()  # no space before the next word
+    closing = standalone and prompt != "" and not prompt.endswith("\n")
     for token_id in ids:
         piece = token_text(lm, token_id, first)
-        first = piece == "\n" or piece == CHAR_EOS
+        first = piece == "\n"
+        if closing and first:
+            closing = False
+            continue
+        closing = False
         yield piece
 
 
@@ -110,3 +127,101 @@ def evaluate_lm_file(lm: LoadedLM, path: str, device: torch.device, batch_size: 
         "file": path, "level": lm.level, **scores,
         "oov_tokens": int((ids[1:] == unk).sum()) if unk >= 0 else 0,
     }
+
+
+LINE_WINDOW_BATCHES = 20  # lines read ahead, in batches, while the input has them ready
+LOGITS_PER_STEP = 1 << 24  # logits computed at once while scoring lines (64 MB in fp32)
+ROWS_PER_STEP = 1 << 16  # positions run through the RNN at once
+
+
+@dataclass
+class LineScore:
+    """One line scored on its own, as KenLM's `query` scores a sentence: each token and
+    the end of line predicted from the start-of-text token and the tokens before it."""
+
+    line: int  # 1-based line number in the input
+    logprob: float  # natural log of the probability of the line, its end of line included
+    tokens: int  # words (characters for a character model) + 1 for the end of line
+    oov: int  # tokens not in the vocabulary (scored as <unk>)
+    oov_logprob: float  # the OOV tokens' share of `logprob`
+
+    @property
+    def log10prob(self) -> float:
+        return self.logprob / math.log(10.0)
+
+    @property
+    def ppl(self) -> float:
+        """10^(-log10prob / tokens), the end of line counted (KenLM's definition)."""
+        return _perplexity(self.logprob, self.tokens)
+
+    @property
+    def ppl_no_oov(self) -> float:
+        """The perplexity of the in-vocabulary tokens: the OOV tokens' probabilities and counts left out."""
+        return _perplexity(self.logprob - self.oov_logprob, self.tokens - self.oov)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "logprob": self.logprob, "log10prob": self.log10prob, "tokens": self.tokens,
+                "oov": self.oov, "ppl": self.ppl, "ppl_no_oov": self.ppl_no_oov}
+
+
+def _perplexity(logprob: float, tokens: int) -> float:
+    assert tokens > 0, "the end of line is always in the vocabulary"
+    return math.exp(min(-logprob / tokens, 700.0))
+
+
+@torch.inference_mode()
+def score_lines(lm: LoadedLM, lines: Iterable[str], device: torch.device, batch_size: int = 32) -> Iterator[LineScore]:
+    """Score each line on its own from a fresh state (the start-of-text token as the
+    context, as `generate` primes), yielding the scores in input order.
+
+    `lines` (without their line ends) are read ahead in windows of what the input has
+    ready (`sorted_windows`): a file is scored in batches of `batch_size` lines of
+    similar length, while a line arriving now and then through a pipe is scored (and
+    yielded) as soon as it comes."""
+    if batch_size < 1:
+        raise ValueError(f"invalid batch_size: {batch_size}")
+    lm.model.eval()
+    encoded = (line_ids(text, lm.vocab, lm.level) for text in lines)
+    number = 0
+    for window, batches in sorted_windows(encoded, LINE_WINDOW_BATCHES * batch_size, batch_size, len):
+        sums: list[tuple[float, int, int, float]] = [(0.0, 0, 0, 0.0)] * len(window)
+        for batch in batches:
+            for i, row in zip(batch, _score_batch(lm.model, [window[i] for i in batch], lm.vocab.unk_index, device)):
+                sums[i] = row
+        for logprob, tokens, oov, oov_logprob in sums:
+            number += 1
+            yield LineScore(number, logprob, tokens, oov, oov_logprob)
+
+
+def score_file_lines(lm: LoadedLM, path: str, device: torch.device, batch_size: int = 32,
+                     encoding: str = "utf-8") -> Iterator[LineScore]:
+    """`score_lines` over the lines of a file (`-`: stdin, where no line is no error)."""
+    empty = True
+    for score in score_lines(lm, (text for _, text in iter_lines(path, encoding)), device, batch_size):
+        empty = False
+        yield score
+    if empty and path != STDIN:
+        raise DataFormatError(display_name(path), None, "file is empty (no lines)")
+
+
+def _score_batch(model: RNNLM, seqs: list[list[int]], unk: int,
+                 device: torch.device) -> list[tuple[float, int, int, float]]:
+    """(log-probability, tokens, OOV tokens, their log-probability) of each id sequence,
+    its first id (the start token) being the context of the others."""
+    ids = torch.nn.utils.rnn.pad_sequence([torch.tensor(s) for s in seqs], padding_value=-1).to(device)  # (T+1, B)
+    x, y = ids[:-1].clamp(min=0), ids[1:]  # (T, B): a padded position has y = -1
+    scored = y >= 0
+    logp = torch.zeros(y.shape, dtype=torch.float64, device=device)  # (T, B)
+    # A window of time steps at a time, the state carried over: the logits of a long
+    # line never all exist at once. Padding comes after a line's tokens, so it cannot
+    # change their scores, and its positions go through the RNN but not the softmax.
+    steps = max(1, min(ROWS_PER_STEP, LOGITS_PER_STEP // model.config.vocab_size) // y.size(1))
+    hidden = None
+    for t in range(0, y.size(0), steps):
+        feats, hidden = model.features(x[t : t + steps], hidden)  # (t, B, D)
+        mask, target = scored[t : t + steps], y[t : t + steps]
+        rows = model.decoder(feats[mask]).float().log_softmax(-1)  # (N, V)
+        logp[t : t + steps][mask] = rows.gather(1, target[mask].unsqueeze(1)).squeeze(1).double()
+    oov = scored & (y == unk) if unk >= 0 else torch.zeros_like(scored)
+    columns = (logp.sum(0), scored.sum(0), oov.sum(0), (logp * oov).sum(0))
+    return list(zip(*(c.tolist() for c in columns)))

@@ -205,11 +205,16 @@ def score_tagger(tagger: LoadedTagger, sentences: list[Sentence], batch_size: in
 
 
 def evaluate_tagger_file(tagger: LoadedTagger, path: str, device: torch.device, batch_size: int = 64,
-                         encoding: str | None = None) -> dict[str, Any]:
-    """Tag a gold file (read with the training options) and score it."""
+                         encoding: str | None = None, input_format: str = "auto",
+                         column: int | str | None = None) -> dict[str, Any]:
+    """Tag a gold file and score it. The file is read with the training options unless
+    `input_format` (other than "auto") or the gold tags' `column` (a CoNLL column, or a
+    CoNLL-U field name) say otherwise."""
     c = tagger.config
-    sentences = read_tagged_file(path, c["input_format"], c["word_column"], c["tag_column"], c["tag_field"],
-                                 encoding or c["encoding"])
+    fmt = c["input_format"] if input_format == "auto" else input_format
+    tag_column = column if isinstance(column, int) else c["tag_column"]
+    tag_field = column if isinstance(column, str) else c["tag_field"]
+    sentences = read_tagged_file(path, fmt, c["word_column"], tag_column, tag_field, encoding or c["encoding"])
     for s in sentences:
         check_tags(s, tagger.scheme, path)
         check_known_tags(tagger, s, path)

@@ -45,8 +45,12 @@ def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) ->
 
 def _prepare(cfg: TrainClassifierConfig, train: str, dev: str, test: str | None,
              vocab_dict: dict[str, list[str]] | None) -> tuple[Any, ...]:
-    train_d, dev_d = read_labelled(train, cfg), read_labelled(dev, cfg)
-    test_d = read_labelled(test, cfg) if test else None
+    train_d = read_labelled(train, cfg)
+    # Dev and test are judged knowing the training file's format and labels.
+    fmt = train_d.detection.format if train_d.detection is not None else None
+    known = {label for labels in train_d.labels for label in labels}
+    dev_d = read_labelled(dev, cfg, fmt, known)
+    test_d = read_labelled(test, cfg, fmt, known) if test else None
     several = next((e for e, ls in zip(train_d.examples, train_d.labels) if len(ls) > 1), None)
     if cfg.multi_label == "auto":
         cfg = replace(cfg, multi_label="yes" if several else "no")
@@ -68,7 +72,7 @@ def _prepare(cfg: TrainClassifierConfig, train: str, dev: str, test: str | None,
             counts = Counter(w for toks in train_d.tokens for w in toks)
             others = (w for d in (dev_d, test_d) if d is not None for toks in d.tokens for w in toks)
             extra = extend_vocab_with_pretrained(counts, others, vectors)
-        vocabs = build_class_vocabs(train_d.tokens, train_d.labels, cfg.min_freq, extra)
+        vocabs = build_class_vocabs(train_d.tokens, train_d.labels, cfg.min_freq, extra, fmt)
     for d in (dev_d, test_d):
         if d is not None:
             check_labels(d, vocabs, multi)
@@ -99,9 +103,13 @@ def train_classifier(
     cfg, train_d, dev_d, test_d, vocabs, matrix, found = _prepare(
         cfg, train, dev, test, state["vocab"] if state else None)
     multi = cfg.multi_label == "yes"
+    for d in (train_d, dev_d, test_d):
+        if d is not None and d.detection is not None and d.detection.ambiguous:
+            yield Info(d.detection.note(display_name(d.path)))
     if state is None:
         counts = Counter(label for labels in train_d.labels for label in labels)
-        yield Info(f"{train}: {len(train_d.examples):,} items, {sum(map(len, train_d.tokens)):,} tokens, "
+        yield Info(f"{display_name(train)}: {len(train_d.examples):,} items ({vocabs.train_format}), "
+                   f"{sum(map(len, train_d.tokens)):,} tokens, "
                    f"{len(vocabs.labels)} labels ({'multi-label' if multi else 'single-label'}; most frequent "
                    f"'{counts.most_common(1)[0][0]}' {100 * counts.most_common(1)[0][1] / len(train_d.labels):.1f}%), "
                    f"vocabulary {len(vocabs.words):,}")

@@ -25,7 +25,7 @@ LEVELS = ("word", "char")
 PRECISIONS = ("fp32", "bf16")
 POOLINGS = ("last", "mean", "max", "attention")
 TAG_FORMATS = ("auto", "conll", "conllu", "text")
-CLASS_FORMATS = ("auto", "tsv", "fasttext", "jsonl")
+CLASS_FORMATS = ("auto", "tsv", "fasttext", "jsonl", "label-text")
 TOKENIZERS = ("whitespace", "simple")
 VECTOR_FORMATS = ("auto", "glove", "word2vec", "word2vec-binary")
 METRICS = ("auto", "accuracy", "macro-f1", "micro-f1")
@@ -84,8 +84,8 @@ OPTIONS: dict[str, Option] = {
     "tag_field": _opt("CoNLL-U tag field.", DATA, choices=("upos", "xpos")),
     "scheme": _opt("Input tag scheme (auto: detected on the training file).", DATA,
                    choices=("auto", "iob1", "bio", "bioes", "plain")),
-    "text_column": _opt("TSV with a header row: the text column's name.", DATA),
-    "label_column": _opt("TSV with a header row: the label column's name.", DATA),
+    "text_column": _opt("TSV: the text column, by header name or 0-based index (then no header row).", DATA),
+    "label_column": _opt("TSV: the label column, by header name or 0-based index (then no header row).", DATA),
     "tokenizer": _opt("whitespace, or simple (words and punctuation apart).", DATA, choices=TOKENIZERS),
     "lowercase": _opt("Lowercase the text.", DATA, flags=("--lowercase",)),
     "max_length": _opt("Keep at most this many tokens per item (0: all).", DATA, _at_least(0)),

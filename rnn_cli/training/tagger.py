@@ -20,8 +20,8 @@ from rnn_cli.batches import TagBatch
 from rnn_cli.config import to_dict
 from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.conll import Sentence, check_tags
-from rnn_cli.data.schemes import PLAIN, allowed_transitions, convert, detect_scheme
-from rnn_cli.data.sentences import read_tagged_file
+from rnn_cli.data.schemes import PLAIN, allowed_transitions, convert
+from rnn_cli.data.sentences import detect_sentence_scheme, read_tagged_file
 from rnn_cli.data.tagging import CHUNK_BATCHES, TaggingVocabs, build_vocabs, encode_batch
 from rnn_cli.models.tagger import Tagger, TaggerConfig
 from rnn_cli.predict.tagger import LoadedTagger, score_tagger
@@ -51,7 +51,7 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str, test: str | None,
     """Read the data, resolve the scheme, build the vocabularies and the embedding matrix."""
     train_s, dev_s = read_tagged(train, cfg), read_tagged(dev, cfg)
     test_s = read_tagged(test, cfg) if test else None
-    scheme = cfg.scheme if cfg.scheme != "auto" else detect_scheme(s.tags or [] for s in train_s)
+    scheme = cfg.scheme if cfg.scheme != "auto" else detect_sentence_scheme(train_s, train)
     cfg = replace(cfg, scheme=scheme)
     for sents, path in ((dev_s, dev), (test_s, test)):
         for s in sents or []:

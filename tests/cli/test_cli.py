@@ -181,8 +181,8 @@ def test_wrong_task_and_corrupt_model(cli, tmp_path, tiny_corpus):
 
 
 def test_bad_sampling_options_exit_2(cli, char_model):
-    res = cli("generate", str(char_model), "--temperature", "0", "--device", "cpu")
-    assert res.returncode == 2 and "temperature" in one_error_line(res)
+    res = cli("generate", str(char_model), "--temperature", "-1", "--device", "cpu")
+    assert res.returncode == 2 and "--temperature must be >= 0" in one_error_line(res)
 
 
 def test_generate_into_closed_pipe_is_quiet(char_model):

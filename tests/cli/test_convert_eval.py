@@ -2,8 +2,6 @@
 
 import json
 
-from rnn_cli.data.conll import read_conll
-
 IOB1 = "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\nGerman JJ I-NP I-MISC\n\n" \
        "Peter NNP I-NP I-PER\nBlackburn NNP I-NP I-PER\nJohn NNP I-NP B-PER\n"
 
@@ -13,13 +11,13 @@ def test_convert_round_trips_through_every_scheme(cli, tmp_path):
     src.write_text(IOB1)
     bioes = cli("convert", str(src), "--to", "bioes")
     assert bioes.returncode == 0, bioes.stderr.decode()
-    lines = bioes.stdout.decode().splitlines()
-    assert lines[0] == "EU\tNNP\tI-NP\tS-ORG"
-    assert [line.split("\t")[-1] for line in lines[4:7]] == ["B-PER", "E-PER", "S-PER"]
+    # Only the tag column changes: the separators and the -DOCSTART- and blank lines stay.
+    assert bioes.stdout.decode() == IOB1.replace("I-ORG", "S-ORG").replace("I-MISC", "S-MISC").replace(
+        "NNP I-NP I-PER\nBlackburn NNP I-NP I-PER\nJohn NNP I-NP B-PER", "NNP I-NP B-PER\nBlackburn NNP I-NP "
+        "E-PER\nJohn NNP I-NP S-PER")
     back = cli("convert", "-", "--to", "iob1", "--from", "bioes", stdin=bioes.stdout)
-    again = [s.tags for s in read_conll(str(src))]
-    (tmp_path / "back.conll").write_bytes(back.stdout)
-    assert [s.tags for s in read_conll(str(tmp_path / "back.conll"))] == again
+    assert back.returncode == 0, back.stderr.decode()
+    assert back.stdout.decode() == IOB1
 
 
 def test_convert_rejects_invalid_tags_with_file_and_line(cli, tmp_path):
@@ -37,7 +35,7 @@ def test_convert_writes_output_file_atomically(cli, tmp_path):
     out = tmp_path / "out.conll"
     res = cli("convert", str(src), "--to", "bio", "-o", str(out))
     assert res.returncode == 0 and res.stdout == b""
-    assert out.read_text().splitlines()[0].endswith("B-ORG")
+    assert out.read_text().splitlines()[2] == "EU NNP I-NP B-ORG"
 
 
 def test_evaluate_gold_pred_text_and_json(cli, tmp_path):

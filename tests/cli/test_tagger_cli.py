@@ -140,14 +140,14 @@ def test_tag_probs_and_nbest_columns(cli, names_model, samples):
     gold = list(read_conll(dev))
     for block, plain_block, g in zip(blocks, plain, gold):
         lines = block.strip("\n").splitlines()
-        header, rows = lines[0].split(), [line.split("\t") for line in lines[1:]]
+        header, rows = lines[0].split(), [line.split(" ") for line in lines[1:]]  # the input's separator
         assert header[:2] == ["#", "score"] and len(header) <= 5
         scores = [float(x) for x in header[2:]]
         assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0001
         assert len(rows) == len(g)
         width = len(g.rows[0])
         assert all(len(r) == width + len(scores) + 1 for r in rows)
-        assert [r[width] for r in rows] == [line.split("\t")[-1] for line in plain_block.strip("\n").splitlines()]
+        assert [r[width] for r in rows] == [line.split(" ")[-1] for line in plain_block.strip("\n").splitlines()]
         assert all(0.0 <= float(r[-1]) <= 1.0 for r in rows), [r for r in rows if not 0.0 <= float(r[-1]) <= 1.0]
     jsonl = cli("tag", str(model), "--format", "jsonl", "--probs", "--nbest", "2", stdin="John Smith paid .\n")
     row = json.loads(jsonl.stdout)
@@ -184,3 +184,32 @@ def test_tag_answers_each_sentence_while_stdin_is_still_open(names_model):
         proc.stdin.close()
         proc.wait(timeout=60)
     assert proc.returncode == 0, proc.stderr.read().decode()
+
+
+def test_one_bad_tag_among_bio_tags_is_refused_at_its_line(samples, tmp_path):
+    """A typo among BIO tags used to switch the whole tag set to "plain" silently."""
+    from tests.inprocess import error_line, invoke
+
+    lines = (samples / "names.train.conll").read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if i > 100 and line.endswith(" O"))
+    lines[at] = lines[at][:-1] + "Q-XYZ"
+    bad = tmp_path / "train.conll"
+    bad.write_text("\n".join(lines) + "\n")
+    res = invoke("train-tagger", bad, "--dev", samples / "names.dev.conll", "-o", tmp_path / "m.pt")
+    assert res.exit_code == 2
+    message = error_line(res)
+    assert f"{bad}:{at + 1}: tag 'Q-XYZ' is neither O nor a chunk tag" in message and "--scheme plain" in message
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_model_evaluation_prints_conllevals_report(names_model, samples, tmp_path):
+    from tests.inprocess import ok
+
+    model, _ = names_model
+    dev = samples / "names.dev.conll"
+    direct = ok("evaluate", model, dev, "--format", "conlleval", "--device", "cpu").stdout
+    tokens = sum(len(s) for s in read_conll(str(dev)))
+    assert direct.startswith(f"processed {tokens} tokens with ") and len(direct.splitlines()) == 4  # NAME, NUM
+    pred = tmp_path / "pred.conll"
+    pred.write_text(ok("tag", model, dev, "--device", "cpu").stdout)
+    assert ok("evaluate", "--conlleval", pred, "--format", "conlleval").stdout == direct

@@ -180,9 +180,9 @@ def test_encoding_option_reads_latin1(invoke, models, tmp_path, command):
     else:
         assert res.exit_code == 0, res.stderr
     if command == "convert":
-        assert "caf\u00e9\tX\tO" in res.stdout, res.stdout  # decoded as latin-1, written as UTF-8
+        assert "caf\u00e9 X O" in res.stdout, res.stdout  # decoded as latin-1, written as UTF-8, spaces kept
     if command == "convert-out":
-        assert "caf\u00e9\tX\tO" in (tmp_path / "converted.conll").read_text(encoding="utf-8")
+        assert "caf\u00e9 X O" in (tmp_path / "converted.conll").read_text(encoding="utf-8")
 
 
 def test_unknown_or_unsupported_encoding_is_an_option_error(invoke, models, tmp_path):
@@ -194,11 +194,13 @@ def test_unknown_or_unsupported_encoding_is_an_option_error(invoke, models, tmp_
 
 # --- content errors that apply to some commands only ---------------------------------
 
+# A two-line file is plausible text too: `tag` is told that it is CoNLL.
+FORCE_CONLL = {"tag": ["--input-format", "conll"]}
 CONTENT: list[tuple[str, str, bytes, list[str], int, str]] = [
     # (command, case, file bytes, extra args, line, text in the message)
-    *[(c, "too-few-columns", b"John X B-NAME\nSmith X\n", [], 2, "columns")
+    *[(c, "too-few-columns", b"John X B-NAME\nSmith X\n", FORCE_CONLL.get(c, []), 2, "columns")
       for c in ("train-tagger", "tag", "evaluate-tagger", "evaluate-gold", "evaluate-pred", "convert")],
-    *[(c, "too-many-columns", b"John X B-NAME\nSmith X I-NAME extra\n", [], 2, "columns")
+    *[(c, "too-many-columns", b"John X B-NAME\nSmith X I-NAME extra\n", FORCE_CONLL.get(c, []), 2, "columns")
       for c in ("train-tagger", "tag", "evaluate-tagger", "evaluate-gold", "evaluate-pred", "convert")],
     ("tag", "conllu-columns", b"1\tThe\tthe\tDET\t_\t_\t_\t_\t_\t_\n2\tcat\tcat\n", [], 2, "10 tab-separated"),
     ("train-tagger", "tag-not-in-scheme", b"John X B-NAME\nSmith X I-NUM\n", ["--scheme", "bio"], 2,

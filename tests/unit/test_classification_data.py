@@ -102,3 +102,35 @@ def test_batches_cover_every_item_once_and_pad_with_zero():
     assert multi.labels.tolist() == [[1.0, 1.0]]
     windows = list(prediction_batches(((i, t) for i, t in enumerate(tokens)), vocabs, 2))
     assert [item[0] for w, _ in windows for item in w] == list(range(len(tokens)))
+
+
+def test_label_text_first_word_is_the_label(tmp_path):
+    path = write(tmp_path, "pos a  good film\n\nneg\tdull , long\r\n")
+    assert read(path, fmt="label-text") == [("a  good film", ["pos"]), ("dull , long", ["neg"])]
+    assert read(path) == read(path, fmt="label-text")  # auto: two labels, never inside the texts
+    assert read(path, fmt="label-text", labels="ignore")[0] == ("a  good film", None)
+    bad = write(tmp_path, "pos a good film\nneg\n", "bad.txt")
+    with pytest.raises(DataFormatError, match=r"bad.txt:2: no text after the label 'neg'"):
+        read(bad, fmt="label-text")
+
+
+def test_labels_are_spelled_as_the_training_format_writes_them():
+    from rnn_cli.data.classification import spell
+    from rnn_cli.data.cls_batching import ClassVocabs
+
+    assert spell("1", "fasttext") == "__label__1" and spell("1", "label-text") == spell("1", None) == "1"
+    vocabs = build_class_vocabs([["a"]], [["x"]], train_format="fasttext")
+    again = ClassVocabs.from_dict(vocabs.to_dict())
+    assert again.train_format == "fasttext" and again.labels.itos == ["x"]
+    older = {k: v for k, v in vocabs.to_dict().items() if k != "train_format"}  # a model file from before
+    assert ClassVocabs.from_dict(older).train_format is None
+
+
+def test_prediction_tsv_by_column_keeps_every_column(tmp_path):
+    path = write(tmp_path, "7\tgood film\tx\n8\tdull\ty\n")
+    rows = list(read_examples(path, "tsv", text_column="1", labels="ignore"))
+    assert [(e.text, e.labels, e.fields, e.columns) for e in rows] == [
+        ("good film", None, ["7", "good film", "x"], None), ("dull", None, ["8", "dull", "y"], None)]
+    short = write(tmp_path, "7\tgood film\n8\n", "short.tsv")
+    with pytest.raises(DataFormatError, match=r"short.tsv:2: 1 column\(s\), but column 1"):
+        list(read_examples(short, "tsv", text_column="1", labels="ignore"))

@@ -1,5 +1,6 @@
 import gzip
 import io
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -11,12 +12,13 @@ from hypothesis import strategies as st
 from rnn_cli.data.conll import (
     Sentence,
     check_tags,
-    detect_format,
     read_conll,
     read_conllu,
     read_tokenized,
     write_conll,
 )
+from rnn_cli.data.rewrite import append_fields, merge_misc, replace_field, set_conllu_fields, word_texts, write_kept
+from rnn_cli.data.sentences import detect_input_format
 from rnn_cli.errors import DataFormatError
 
 CONLL2003 = """\
@@ -235,13 +237,73 @@ def test_write_rejects_mismatched_extra_columns():
             write_conll([s], io.StringIO(), extras)
 
 
-def test_detect_format(tmp_path):
-    assert detect_format(write(tmp_path, CONLLU)) == "conllu"
-    assert detect_format(write(tmp_path, CONLL2003)) == "conll"
-    assert detect_format(write(tmp_path, ROW.replace("\t", " "))) == "conll"
-    assert detect_format(write(tmp_path, "\n# only a comment\n")) == "conll"
-    with pytest.raises(ValueError, match="stdin"):
-        detect_format("-")
+def _kept(sentences, **kw) -> str:
+    buf = io.StringIO()
+    for s in sentences:
+        write_kept(s, buf, **kw)
+    return buf.getvalue()
+
+
+LAYOUTS = {
+    "spaces": CONLL2003,
+    "tabs": CONLL2003.replace(" ", "\t"),
+    "aligned, trailing blanks": CONLL2003.replace(" ", "  \t").replace("\n", " \n"),
+    "crlf": CONLL2003.replace("\n", "\r\n"),
+    "no final newline": CONLL2003.rstrip("\n"),
+    "blank lines at both ends": "\n\n" + CONLL2003 + "\n \n\t\n",
+    "bom": "\ufeff" + CONLL2003,
+    "mixed ends": CONLL2003.replace("\n", "\r\n", 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_layout_writes_a_conll_file_back_byte_for_byte(tmp_path, name):
+    path = write(tmp_path, LAYOUTS[name])
+    text = LAYOUTS[name].removeprefix("\ufeff")  # a byte-order mark is dropped, as UTF-8 output needs none
+    sents = list(read_conll(path, layout=True))
+    assert _kept(sents) == text
+    assert [s for s in sents if len(s)] == list(read_conll(path))  # the same sentences as without the layout
+    # A new last column, after the line's own separator; removing it gives the input back.
+    out = io.StringIO()
+    for s in sents:
+        words = [append_fields(t, [f"@@{i}"]) for i, t in enumerate(word_texts(s))] if len(s) else None
+        write_kept(s, out, words)
+    assert out.getvalue().count("@@") == sum(len(s) for s in sents)
+    assert re.sub(r"[ \t]+@@[0-9]+", "", out.getvalue()) == text
+
+
+def test_layout_keeps_conllu_and_text_lines(tmp_path):
+    path = write(tmp_path, CONLLU.replace("\n", "\r\n"))
+    sents = list(read_conllu(path, layout=True))
+    assert _kept(sents) == CONLLU.replace("\n", "\r\n")
+    first = sents[0]
+    assert [first.layout.lines[i][0].split("\t")[1] for i in first.layout.word_lines] == first.tokens
+    assert first.layout.before[-1][0] == "# text = I can't go."
+    text = "\n  \nThe cat sat .\r\n\nIt ran"
+    sents = list(read_tokenized(write(tmp_path, text), layout=True))
+    assert [s.tokens for s in sents] == [["The", "cat", "sat", "."], ["It", "ran"]]
+    assert [s.layout.lines for s in sents] == [[("The cat sat .", "\r\n")], [("It ran", "")]]
+
+
+def test_line_edits():
+    assert append_fields("EU NNP I-ORG", ["B-ORG", "0.5"]) == "EU NNP I-ORG B-ORG 0.5"
+    assert append_fields("EU\tNNP  \t", ["X"]) == "EU\tNNPX  \t".replace("NNPX", "NNP\tX")
+    assert append_fields("word", ["X"]) == "word\tX"
+    assert replace_field("a  b\tc ", 1, "BB") == "a  BB\tc "
+    assert replace_field("a b c", -1, "Z") == "a b Z"
+    assert merge_misc("_", {"Tag": "X"}) == "Tag=X"
+    assert merge_misc("SpaceAfter=No|Tag=A", {"Tag": "B", "P": "1"}) == "SpaceAfter=No|Tag=B|P=1"
+    row = "1\tI\tI\tPRON\tPRP\t_\t3\tnsubj\t_\t_"
+    assert set_conllu_fields(row, "xpos", "NN").split("\t")[4] == "NN"
+    assert set_conllu_fields(row, "misc", "B-PER", {"TagProb": "0.9"}).split("\t")[9] == "Tag=B-PER|TagProb=0.9"
+
+
+def test_conllu_misc_tag_field(tmp_path):
+    text = CONLLU.replace("\t_\n", "\tTag=Z\n").replace("\t0:root\t_", "\t0:root\tTag=Z")
+    assert [s.tags for s in read_conllu(write(tmp_path, text), "misc")] == [["Z"] * 5, ["Z"]]
+    with pytest.raises(DataFormatError) as exc:
+        list(read_conllu(write(tmp_path, CONLLU), "misc"))
+    assert exc.value.line == 3 and "Tag=" in exc.value.message
 
 
 FRAGMENTS = ["\n", "\n\n", "\r\n", "\t", " ", "#", "-DOCSTART-", "1", "2", "1-2", "8.1", "_", "O", "B-X",
@@ -259,7 +321,7 @@ def test_fuzz_readers_raise_only_data_format_errors(text, latin1):
             lambda: list(read_conll(str(p), word_column=1, tag_column=None)),
             lambda: list(read_conllu(str(p), "xpos")),
             lambda: list(read_tokenized(str(p))),
-            lambda: detect_format(str(p)),
+            lambda: detect_input_format(str(p)),
         ]
         for read in readers:
             try:

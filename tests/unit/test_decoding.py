@@ -63,13 +63,38 @@ def test_filter_logits_top_k_and_top_p():
     p = filter_logits(logits, top_p=0.4)  # the top token alone
     assert torch.isfinite(p[0]) and torch.isinf(p[1:]).all()
     t = filter_logits(logits, temperature=0.5)
-    assert torch.allclose(t, logits / 0.5)
+    assert torch.allclose(t.softmax(-1), (logits / 0.5).softmax(-1))
+    tiny = filter_logits(torch.tensor([3.0, 1.0, 2.0]), temperature=1e-30)  # 2 / 1e-30 overflows fp32
+    assert tiny.softmax(-1).tolist() == [1.0, 0.0, 0.0]
 
 
 def test_sampling_config_rejects_bad_values():
-    for kwargs in ({"temperature": 0}, {"top_p": 0}, {"top_p": 1.5}, {"top_k": -1}, {"max_tokens": -1}):
+    for kwargs in ({"temperature": -0.1}, {"top_p": 0}, {"top_p": 1.5}, {"top_k": -1}, {"max_tokens": -1}):
         with pytest.raises(ValueError):
             SamplingConfig(**kwargs)
+
+
+def test_temperature_zero_is_greedy(model):
+    greedy = list(sample(model, [0, 1], SamplingConfig(max_tokens=15, greedy=True)))
+    cold = list(sample(model, [0, 1], SamplingConfig(max_tokens=15, temperature=0), torch.Generator().manual_seed(1)))
+    assert cold == greedy
+
+
+def test_decoding_conflicts():
+    from rnn_cli.decoding import decoding_conflicts
+
+    def check(beam=0, num_samples=1, given=(), **kwargs):
+        return decoding_conflicts(SamplingConfig(**kwargs), beam, num_samples, set(given))
+
+    assert check(temperature=0.7, top_k=5, top_p=0.9, num_samples=3, given=["temperature", "top_k", "top_p"]) \
+        == ([], [])  # sampling: every option counts
+    assert check(beam=2, num_samples=2)[0] and check(greedy=True, num_samples=2)[0]
+    assert check(temperature=0, num_samples=2)[0] and check(top_k=1, num_samples=2)[0]
+    assert check(greedy=True, beam=3)[0]
+    assert check(beam=4, temperature=0.5, given=["temperature"]) == (
+        [], ["--temperature has no effect with --beam 4"])
+    assert check(greedy=True, temperature=0, given=["temperature"]) == ([], [])  # they agree
+    assert check(greedy=True, top_k=3) == ([], [])  # a default is never warned about
 
 
 def test_prime_in_chunks_equals_one_pass(model):

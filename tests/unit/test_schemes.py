@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from rnn_cli.data.schemes import (
     SCHEMES,
+    MixedTagsError,
     SchemeError,
     allowed_transitions,
     convert,
@@ -137,7 +138,6 @@ CONLL2000 = [["B-NP", "I-NP", "B-VP", "B-NP", "O"], ["B-PP", "B-NP", "I-NP"]]
     ([["B-PER", "E-PER", "O"], ["O", "B-LOC"]], "bioes"),  # any E-/S- means bioes
     ([["S-LOC"]], "bioes"),
     ([["NN", "VBZ", "."]], "plain"),
-    ([["B-NP", "I-NP"], ["NN"]], "plain"),  # one tag outside every scheme
     ([["O", "O"], []], "bio"),  # no entities: the default
     ([], "bio"),
     ([["I-PER", "O", "B-PER", "O", "B-LOC"]], "bio"),  # 2 BIO votes beat 1 IOB1 vote
@@ -147,6 +147,21 @@ CONLL2000 = [["B-NP", "I-NP", "B-VP", "B-NP", "O"], ["B-PP", "B-NP", "I-NP"]]
 ])
 def test_detect_scheme_examples(sequences, expected):
     assert detect_scheme(sequences) == expected
+
+
+@pytest.mark.parametrize("sequences, where, tag", [
+    ([["B-PER", "I-PER", "O"], ["O", "Q-XYZ", "B-LOC"]], (1, 1), "Q-XYZ"),  # a typo among BIO tags
+    ([["B-NP", "I-NP"], ["NN"]], (1, 0), "NN"),
+    ([["NN", "VB", "B-X"], ["JJ", "B-Y"]], (0, 2), "B-X"),  # chunk-like tags among POS tags: the rarer kind
+    ([["NN", "B-X"]], (0, 0), "NN"),  # a tie: the tag that is not a chunk tag
+    ([["B-PER", "L-PER", "O", "U-LOC"]], (0, 1), "L-PER"),  # BILOU
+])
+def test_detect_scheme_refuses_mixed_tag_sets_at_the_odd_tag(sequences, where, tag):
+    with pytest.raises(MixedTagsError) as exc:
+        detect_scheme(sequences)
+    assert (exc.value.sequence, exc.value.position) == where and exc.value.tag == tag
+    assert repr(tag) in exc.value.message
+    assert exc.value.bilou == tag.startswith(("L-", "U-"))
 
 
 def test_detect_scheme_default_and_streaming_input():
