@@ -5,14 +5,14 @@ BIN     = $(VENV)/bin
 DATA   ?= ../shared/data
 RUNS   ?= runs
 
-.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp clean
+.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp bench-deploy clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# The pinned CPU build first: a looser spec would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,export]'
 
 test:
 	$(BIN)/python -m pytest -q
@@ -74,6 +74,12 @@ bench-classify:
 
 # 1 and 2 processes under torchrun (gloo, 1 thread each) for 200 steps of the PTB
 # word model; prints tokens/s of both and the scaling efficiency. Run it on an idle machine.
+# fp32 / TorchScript / int8 size, speed and quality of a CoNLL-2003 tagger and an SST-2
+# classifier (trained first into $(RUNS)/bench-deploy unless TAGGER= / CLASSIFIER= are given).
+bench-deploy:
+	$(BIN)/python bench/bench_deploy.py --data-dir $(DATA) --out-dir $(RUNS)/bench-deploy \
+		$(if $(TAGGER),--tagger $(TAGGER)) $(if $(CLASSIFIER),--classifier $(CLASSIFIER))
+
 bench-ddp:
 	$(BIN)/python bench/bench_ddp.py --data-dir $(DATA) --steps 200
 

@@ -43,6 +43,16 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class Quantize(str, Enum):
+    none = "none"
+    int8 = "int8"
+
+
+class ExportFormat(str, Enum):
+    torchscript = "torchscript"
+    onnx = "onnx"
+
+
 class OutputFormat(str, Enum):
     text = "text"
     jsonl = "jsonl"
@@ -119,4 +129,7 @@ Threads = Annotated[int, typer.Option("--threads", help="CPU threads (0: torch's
                                       "best beside other runs). Under torchrun: per process.")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue exactly from the training state OUT.state.pt "
                                       "(the stored options apply; --epochs may be raised).")]
+QuantizeOpt = Annotated[Quantize, typer.Option("--quantize", help="int8: run an int8 copy of the model (dynamic "
+                                               "quantization of the RNN, linear and embedding weights; CPU only; "
+                                               "a little faster and less exact).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs on stderr.")]

@@ -8,7 +8,18 @@ import sys
 import typer
 
 from rnn_cli import __version__
-from rnn_cli.cli import classify, convert, evaluate, generate, info, tag, train_classifier, train_lm, train_tagger
+from rnn_cli.cli import (
+    classify,
+    convert,
+    evaluate,
+    export,
+    generate,
+    info,
+    tag,
+    train_classifier,
+    train_lm,
+    train_tagger,
+)
 
 
 def _flags_without_type() -> None:
@@ -86,6 +97,7 @@ app.command("classify")(classify.command)
 app.command("evaluate")(evaluate.command)
 app.command("convert")(convert.command)
 app.command("info")(info.command)
+app.command("export")(export.command)
 
 
 def main(argv: list[str] | None = None) -> None:

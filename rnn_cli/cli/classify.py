@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from rnn_cli.cli._console import handle_errors, warn
-from rnn_cli.cli._options import DeviceOpt, Threads
+from rnn_cli.cli._options import DeviceOpt, Quantize, QuantizeOpt, Threads
 
 
 @handle_errors
@@ -34,6 +34,7 @@ def command(
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
     device: DeviceOpt = "auto",  # type: ignore[assignment]
     threads: Threads = 0,
+    quantize: QuantizeOpt = Quantize.none,
 ) -> None:
     """Classify each line; output keeps the input's order. Labels are spelled as in the
     training data (__label__x for fastText).
@@ -63,7 +64,10 @@ def command(
         raise ConfigError("--explain writes attention weights in JSONL; add --format jsonl")
     set_threads(threads)
     dev = select_device(device.value)
-    loaded = load_classifier(model, dev)
+    loaded = load_classifier(model, dev, quantize=None if quantize == Quantize.none else quantize.value)
+    if explain and not hasattr(loaded.model, "encode"):
+        raise ConfigError("--explain needs the model file from train-classifier: an exported or int8 network "
+                          "gives no attention weights")
     if explain and loaded.model.config.pooling != "attention":
         raise ConfigError(f"--explain: {model} pools with '{loaded.model.config.pooling}', not attention")
     cfg = loaded.config

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from rnn_cli.cli._console import handle_errors
-from rnn_cli.cli._options import Device, Threads
+from rnn_cli.cli._options import Device, Quantize, QuantizeOpt, Threads
 
 
 @handle_errors
@@ -48,6 +48,7 @@ def command(
     encoding: str = typer.Option("utf-8", help="Text encoding of the files."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
     threads: Threads = 0,
+    quantize: QuantizeOpt = Quantize.none,
 ) -> None:
     """Score a model on a file, or a tagged file against a gold one.
 
@@ -76,13 +77,14 @@ def command(
         raise ConfigError("give MODEL and FILE, or --gold and --pred")
     if batch_size < 1 or bptt < 1:
         raise ConfigError("--batch-size and --bptt must be >= 1")
-    from rnn_cli import checkpoint
+    from rnn_cli.predict import read_payload
     from rnn_cli.predict.lm import evaluate_lm_file, load_lm
     from rnn_cli.seed import select_device, set_threads
 
     set_threads(threads)
     dev = select_device(device.value)
-    payload = checkpoint.load(model)  # read once; its task (lm, tagger or classifier) picks the scorer
+    quant = None if quantize == Quantize.none else quantize.value
+    payload = read_payload(model)  # read once; its task (lm, tagger or classifier) picks the scorer
     if per_line and payload["task"] != "lm":
         raise ConfigError(f"--per-line needs a language model; {model} is a {payload['task']} model")
     if output_format == "conlleval" and payload["task"] != "tagger":
@@ -92,7 +94,7 @@ def command(
         from rnn_cli.cli._render import print_classification
         from rnn_cli.predict.classifier import evaluate_classifier_file, load_classifier
 
-        result = evaluate_classifier_file(load_classifier(model, dev, payload), data, dev, encoding=encoding,
+        result = evaluate_classifier_file(load_classifier(model, dev, payload, quant), data, dev, encoding=encoding,
                                           input_format=input_format, text_column=text_column,
                                           label_column=label_column, on_note=warn)
         print_json(result) if as_json else print_classification(result)
@@ -101,11 +103,11 @@ def command(
         from rnn_cli.cli._tag_eval import column
         from rnn_cli.predict.tagger import evaluate_tagger_file, load_tagger
 
-        result = evaluate_tagger_file(load_tagger(model, dev, payload), data, dev, encoding=encoding,
+        result = evaluate_tagger_file(load_tagger(model, dev, payload, quant), data, dev, encoding=encoding,
                                       input_format=input_format, column=column("--gold-column", gold_column))
         report(result, output_format)
         return
-    lm = load_lm(model, dev, payload)
+    lm = load_lm(model, dev, payload, quant)
     if per_line:
         import sys
 

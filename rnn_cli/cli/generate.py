@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from rnn_cli.cli._console import handle_errors
-from rnn_cli.cli._options import Device, OutputFormat, Threads
+from rnn_cli.cli._options import Device, OutputFormat, Quantize, QuantizeOpt, Threads
 
 
 @handle_errors
@@ -40,6 +40,7 @@ def command(
     encoding: str = typer.Option("utf-8", help="Encoding of a prompt read from stdin."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
     threads: Threads = 0,
+    quantize: QuantizeOpt = Quantize.none,
 ) -> None:
     """Generate text from a language model: the continuation of the prompt (with --echo,
     the prompt and its continuation).
@@ -83,7 +84,7 @@ def command(
         warn(message)
     set_threads(threads)
     dev = select_device(device.value)
-    lm = load_lm(model, dev)
+    lm = load_lm(model, dev, quantize=None if quantize == Quantize.none else quantize.value)
     if prompt is None and sys.stdin is not None and not sys.stdin.isatty():
         from rnn_cli.data.text import read_text
 

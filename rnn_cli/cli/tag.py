@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from rnn_cli.cli._console import handle_errors, warn
-from rnn_cli.cli._options import Device, Threads
+from rnn_cli.cli._options import Device, Quantize, QuantizeOpt, Threads
 
 if TYPE_CHECKING:
     from rnn_cli.data.conll import Sentence
@@ -40,8 +40,12 @@ def command(
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
     threads: Threads = 0,
+    quantize: QuantizeOpt = Quantize.none,
 ) -> None:
     """Tag each sentence; output keeps the input as it was, with the tags added.
+
+    MODEL is a model file from train-tagger, or a TorchScript export of one (rnn-cli
+    export).
 
     CoNLL in: every input byte as it was (separators, line ends, blank and -DOCSTART-
     lines), the predicted tag appended as a new last column. CoNLL-U in: the tag in
@@ -71,7 +75,7 @@ def command(
         raise ConfigError(f"--write-field: unknown field '{write_field}' (upos, xpos or misc)")
     set_threads(threads)
     dev = select_device(device.value)
-    tagger = load_tagger(model, dev)
+    tagger = load_tagger(model, dev, quantize=None if quantize == Quantize.none else quantize.value)
     if scheme and tagger.train_scheme == PLAIN:
         raise ConfigError(f"--scheme: {model} tags a plain tag set, which has no scheme")
     detection = detect_input_format(data, input_format, encoding)

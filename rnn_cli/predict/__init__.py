@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from rnn_cli import checkpoint
 
 
@@ -15,3 +17,45 @@ def model_from_payload(payload: dict[str, Any], path: str) -> Any:
     model, _ = checkpoint.build_model(payload, path)
     del payload["state_dict"]
     return model
+
+
+def read_payload(path: str, task: str | None = None) -> dict[str, Any]:
+    """The plain data of a model file, or of an exported TorchScript model (its JSON,
+    with an "exported" entry and no weights)."""
+    from rnn_cli.predict.export import is_exported, read_export_meta
+
+    if is_exported(path):
+        meta = read_export_meta(path)
+        if task is not None and meta["task"] != task:
+            have, want = (checkpoint.TASK_NAMES[t] for t in (meta["task"], task))
+            from rnn_cli.errors import CheckpointError
+
+            raise CheckpointError(f"{path}: is a {have} model, this command needs a {want} model")
+        return {key: meta[key] for key in ("task", "config", "train_config", "vocab")} | {"exported": meta}
+    return checkpoint.load(path, task=task)
+
+
+def open_model(path: str, task: str, device: torch.device, payload: dict[str, Any] | None = None,
+               quantize: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The model of `path` for `task` on `device`, in eval mode, and its payload (the
+    file's plain data less its weights). `path` is a model file or an exported
+    TorchScript model; `payload`, when given, is what `read_payload` read from it;
+    `quantize` ("int8") makes an int8 copy of a model file's network (CPU only)."""
+    from rnn_cli.predict.export import is_exported, load_exported, quantized
+
+    if (payload is not None and "exported" in payload) or (payload is None and is_exported(path)):
+        if quantize is not None:
+            from rnn_cli.errors import ConfigError
+
+            raise ConfigError(f"--quantize: {path} is an exported network; quantize when exporting "
+                              "(rnn-cli export MODEL --quantize int8)")
+        return load_exported(path, device, task)
+    payload = payload if payload is not None else checkpoint.load(path, task=task)
+    model = model_from_payload(payload, path)
+    if quantize is not None:
+        if device.type != "cpu":
+            from rnn_cli.errors import ConfigError
+
+            raise ConfigError(f"--quantize {quantize} runs on the CPU (add --device cpu)")
+        model = quantized(model, payload)
+    return model.to(device), payload

@@ -10,7 +10,6 @@ from typing import Any
 
 import torch
 
-from rnn_cli import checkpoint
 from rnn_cli.data.classification import (
     Example,
     LabelledSet,
@@ -26,18 +25,38 @@ from rnn_cli.data.text import display_name
 from rnn_cli.errors import CheckpointError
 from rnn_cli.metrics import classification_scores
 from rnn_cli.models.classifier import Classifier, ClassifierEnsemble
-from rnn_cli.predict import model_from_payload
+from rnn_cli.models.scored import ScoredClassifier
+from rnn_cli.predict import open_model
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
 
 
 @dataclass
 class LoadedClassifier:
-    model: Classifier | ClassifierEnsemble
+    model: Classifier | ClassifierEnsemble | ScoredClassifier
     vocabs: ClassVocabs
     config: dict[str, Any]  # the training options (tokenizer, lowercase, max_length, ...)
     payload: dict[str, Any]  # the model file's plain data less its weights (config, vocab, metrics, ...)
     truncated: int = 0  # texts cut at max_length so far
+    device: torch.device = torch.device("cpu")
+
+    # The Python API (`rnn_cli.load`): plain strings in, plain results out.
+
+    def classify(self, text: str) -> ClassPrediction:
+        """The label(s) of one text (`.label`, `.labels`) and every label's probability
+        (`.probs`), labels spelled as in the training data."""
+        return self.classify_many([text])[0]
+
+    def classify_many(self, texts: Iterable[str], batch_size: int = 64,
+                      explain: bool = False) -> list[ClassPrediction]:
+        """A `ClassPrediction` per text, in order (`explain`: attention weights per
+        token, for models trained with attention pooling)."""
+        examples = []
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise ValueError(f"text {i + 1}: expected a string, got {type(text).__name__}")
+            examples.append(Example(text, None, i + 1))
+        return list(predict(self, examples, batch_size, self.device, explain=explain))
 
     def tokens(self, text: str) -> list[str]:
         """Tokenise as in training, cut at the training `max_length` (0: no limit)."""
@@ -49,14 +68,16 @@ class LoadedClassifier:
         return toks
 
 
-def load_classifier(path: str, device: torch.device, payload: dict[str, Any] | None = None) -> LoadedClassifier:
-    payload = payload if payload is not None else checkpoint.load(path, task="classifier")
-    model = model_from_payload(payload, path)
+def load_classifier(path: str, device: torch.device, payload: dict[str, Any] | None = None,
+                    quantize: str | None = None) -> LoadedClassifier:
+    """Rebuild a classifier from `path` (or from its already loaded `payload`); `path`
+    may be an exported TorchScript classifier; `quantize` "int8" makes an int8 copy."""
+    model, payload = open_model(path, "classifier", device, payload, quantize)
     try:
         vocabs = ClassVocabs.from_dict(payload["vocab"])
     except ValueError as exc:
         raise CheckpointError(f"{path}: damaged rnn-cli model file: {exc}") from None
-    return LoadedClassifier(model.to(device), vocabs, payload["train_config"], payload)
+    return LoadedClassifier(model, vocabs, payload["train_config"], payload, device=device)
 
 
 def detect_input(loaded: LoadedClassifier, path: str, fmt: str = "auto", encoding: str = "utf-8",
@@ -88,6 +109,11 @@ class ClassPrediction:
     labels: list[str]  # the chosen label(s), most probable first
     probs: dict[str, float]  # every label's probability
     attention: list[float] | None = None  # per token (attention pooling, when asked for)
+
+    @property
+    def label(self) -> str:
+        """The chosen label (the most probable of a multi-label model's choices)."""
+        return self.labels[0]
 
     def top(self, k: int) -> list[tuple[str, float]]:
         return sorted(self.probs.items(), key=lambda kv: -kv[1])[:k]

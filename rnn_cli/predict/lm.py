@@ -11,35 +11,66 @@ from typing import Any
 
 import torch
 
-from rnn_cli import checkpoint
 from rnn_cli.batches import LMBatch
 from rnn_cli.data.batching import lay_out_streams, window_lengths
 from rnn_cli.data.buckets import sorted_windows
 from rnn_cli.data.lm_corpus import encode_corpus, iter_tokens, line_ids, start_token, tokenize_line
 from rnn_cli.data.text import STDIN, display_name, iter_lines
 from rnn_cli.data.vocab import EOS, Vocab
-from rnn_cli.decoding import SamplingConfig, beam_search, sample
+from rnn_cli.decoding import SamplingConfig, beam_search, decoding_conflicts, sample
 from rnn_cli.errors import DataFormatError
 from rnn_cli.metrics import lm_scores
 from rnn_cli.models.lm import RNNLM
 from rnn_cli.models.rnn import Hidden
-from rnn_cli.predict import model_from_payload
+from rnn_cli.models.scored import ScoredLM
+from rnn_cli.predict import open_model
 
 
 @dataclass
 class LoadedLM:
-    model: RNNLM
+    model: RNNLM | ScoredLM
     vocab: Vocab
     level: str
     payload: dict[str, Any]  # the model file's plain data less its weights (config, vocab, metrics, ...)
+    device: torch.device = torch.device("cpu")
+
+    # The Python API (`rnn_cli.load`): plain strings in, plain results out.
+
+    def score(self, text: str) -> float:
+        """The natural log of the probability of one line (its end of line included),
+        from a fresh state: `evaluate --per-line`'s logprob."""
+        return self.score_many([text])[0].logprob
+
+    def score_many(self, lines: Iterable[str], batch_size: int = 32) -> list[LineScore]:
+        """A `LineScore` per line (logprob, log10prob, tokens, oov, ppl, ppl_no_oov)."""
+        checked = []
+        for i, line in enumerate(lines):
+            if not isinstance(line, str) or "\n" in line:
+                raise ValueError(f"line {i + 1}: expected a string without line breaks, got {line!r}")
+            checked.append(line)
+        return list(score_lines(self, checked, self.device, batch_size))
+
+    def generate(self, prompt: str = "", max_tokens: int = 100, temperature: float = 1.0, top_k: int = 0,
+                 top_p: float = 1.0, greedy: bool = False, beam: int = 0, seed: int = 1234) -> str:
+        """The continuation of `prompt`, as `rnn-cli generate` writes it (without
+        --echo): sampling with `temperature` (0: greedy), `top_k`, `top_p`, or
+        `greedy`, or beam search of width `beam`; the same `seed`, the same text."""
+        config = SamplingConfig(max_tokens, temperature, top_k, top_p, greedy)
+        errors, _ = decoding_conflicts(config, beam, 1, set())
+        if errors:
+            raise ValueError(errors[0])
+        ids, _ = encode_prompt(self, prompt)
+        tokens = generate(self, ids, config, beam, torch.Generator().manual_seed(seed), self.device)
+        return "".join(stream_text(self, tokens, prompt, standalone=True))
 
 
-def load_lm(path: str, device: torch.device, payload: dict[str, Any] | None = None) -> LoadedLM:
-    """Rebuild a language model from `path` (or from its already loaded `payload`)."""
-    payload = payload if payload is not None else checkpoint.load(path, task="lm")
-    model = model_from_payload(payload, path)
+def load_lm(path: str, device: torch.device, payload: dict[str, Any] | None = None,
+            quantize: str | None = None) -> LoadedLM:
+    """Rebuild a language model from `path` (or from its already loaded `payload`);
+    `path` may be an exported TorchScript model; `quantize` "int8" makes an int8 copy."""
+    model, payload = open_model(path, "lm", device, payload, quantize)
     level = payload["train_config"].get("level", "word")
-    return LoadedLM(model.to(device), Vocab(payload["vocab"]["tokens"]), level, payload)
+    return LoadedLM(model, Vocab(payload["vocab"]["tokens"]), level, payload, device)
 
 
 def encode_prompt(lm: LoadedLM, text: str) -> tuple[list[int], list[str]]:

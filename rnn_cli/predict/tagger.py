@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from rnn_cli import checkpoint
 from rnn_cli.data.conll import Sentence, check_tags
 from rnn_cli.data.schemes import OUTSIDE, PLAIN, convert, split_tag
 from rnn_cli.data.sentences import read_tagged_file
@@ -20,27 +19,52 @@ from rnn_cli.data.tagging import TaggingVocabs, decode_tags, prediction_batches
 from rnn_cli.data.text import display_name
 from rnn_cli.errors import DataFormatError
 from rnn_cli.metrics import tagging_scores
+from rnn_cli.models.scored import ScoredTagger
 from rnn_cli.models.tagger import Tagger
-from rnn_cli.predict import model_from_payload
+from rnn_cli.predict import open_model
 
 
 @dataclass
 class LoadedTagger:
-    model: Tagger
+    model: Tagger | ScoredTagger
     vocabs: TaggingVocabs
     scheme: str  # the scheme of the training data (and default output scheme)
     train_scheme: str  # "bioes" or "plain": the model's own tags
     config: dict[str, Any]
     payload: dict[str, Any]  # the model file's plain data less its weights (config, vocab, metrics, ...)
+    device: torch.device = torch.device("cpu")
+
+    # The Python API (`rnn_cli.load`): plain lists in, plain results out.
+
+    def tag(self, tokens: Sequence[str] | str, scheme: str | None = None) -> list[str]:
+        """The tags of one tokenised sentence (a string is split on whitespace)."""
+        return self.tag_many([tokens], scheme=scheme)[0].tags
+
+    def tag_many(self, sentences: Iterable[Sequence[str] | str], probs: bool = False, nbest: int = 0,
+                 scheme: str | None = None, batch_size: int = 64, max_length: int = 1000) -> list[Prediction]:
+        """A `Prediction` per sentence (`.tokens`, `.tags`, and `.probs` / `.nbest` when
+        asked for), with the options of `rnn-cli tag` (`scheme`: iob1, bio or bioes)."""
+        items = []
+        for i, tokens in enumerate(sentences):
+            words = tokens.split() if isinstance(tokens, str) else list(tokens)
+            if not words or not all(isinstance(w, str) and w for w in words):
+                raise ValueError(f"sentence {i + 1}: expected a non-empty list of non-empty strings, got {tokens!r}")
+            items.append(Sentence(words, None, [[w] for w in words], i + 1))
+        if scheme is not None and scheme not in ("iob1", "bio", "bioes"):
+            raise ValueError(f"invalid scheme: {scheme!r} (iob1, bio or bioes)")
+        if scheme is not None and self.train_scheme == PLAIN:
+            raise ValueError("this model tags a plain tag set, which has no scheme")
+        return list(predict(self, items, batch_size, self.device, scheme, probs, nbest, max_length))
 
 
-def load_tagger(path: str, device: torch.device, payload: dict[str, Any] | None = None) -> LoadedTagger:
-    """Rebuild a tagger from `path` (or from its already loaded `payload`)."""
-    payload = payload if payload is not None else checkpoint.load(path, task="tagger")
-    model = model_from_payload(payload, path)
+def load_tagger(path: str, device: torch.device, payload: dict[str, Any] | None = None,
+                quantize: str | None = None) -> LoadedTagger:
+    """Rebuild a tagger from `path` (or from its already loaded `payload`); `path` may be
+    an exported TorchScript tagger; `quantize` "int8" makes an int8 copy."""
+    model, payload = open_model(path, "tagger", device, payload, quantize)
     cfg = payload["train_config"]
-    return LoadedTagger(model.to(device), TaggingVocabs.from_dict(payload["vocab"]), cfg["scheme"],
-                        PLAIN if cfg["scheme"] == PLAIN else "bioes", cfg, payload)
+    return LoadedTagger(model, TaggingVocabs.from_dict(payload["vocab"]), cfg["scheme"],
+                        PLAIN if cfg["scheme"] == PLAIN else "bioes", cfg, payload, device)
 
 
 def check_known_tags(tagger: LoadedTagger, sentence: Sentence, path: str) -> None:
@@ -70,6 +94,10 @@ class Prediction:
     tags: list[str]  # the best sequence, in the output scheme
     probs: list[float] | None = None  # each token's marginal probability of its tag
     nbest: list[tuple[list[str], float]] | None = None  # k best (tags, probability), best first
+
+    @property
+    def tokens(self) -> list[str]:
+        return self.sentence.tokens
 
 
 def _probability_groups(tags: list[str], target: str) -> torch.Tensor:
