@@ -35,6 +35,22 @@ def _flags_without_type() -> None:
         return None if self.is_flag else shown(self, ctx)
 
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    _arguments_without_str()
+
+
+def _arguments_without_str() -> None:
+    """Nor a `<str>` after an argument (MODEL, FILE): its name and help say more."""
+    from typer.core import TyperArgument
+
+    shown = getattr(TyperArgument, "display_type_rich", None)
+    if shown is None:
+        return
+
+    def display_type_rich(self: TyperArgument, ctx: typer.Context) -> str | None:
+        label = shown(self, ctx)
+        return None if label == "<str>" else label
+
+    TyperArgument.display_type_rich = display_type_rich  # type: ignore[method-assign]
 
 
 _flags_without_type()

@@ -16,7 +16,8 @@ def command(
     model: str = typer.Argument(..., help="A classifier from train-classifier."),
     data: str = typer.Argument("-", help="Texts, one per line: plain, TSV, fastText, JSONL or `label text` "
                                "(- for stdin)."),
-    input_format: str = typer.Option("auto", "--input-format", help="auto, text, tsv, fasttext, jsonl or label-text. "
+    input_format: str = typer.Option("auto", "--input-format", metavar="auto|text|tsv|fasttext|jsonl|label-text",
+                                     help="auto, text, tsv, fasttext, jsonl or label-text. "
                                      "auto judges the first lines: plain text unless they hold JSON, __label__ or "
                                      "tabs, or start with the model's labels as its `label text` training data did; "
                                      "tab-separated input is label<TAB>text only if the model was trained on that "
@@ -24,14 +25,14 @@ def command(
     text_column: Optional[str] = typer.Option(None, "--text-column", metavar="COLUMN", help="Tab-separated input: "
                                               "the column to classify, by header name or 0-based index; every "
                                               "column is written after the prediction (ids survive)."),
-    output_format: str = typer.Option("tsv", "--format", help="tsv or jsonl."),
+    output_format: str = typer.Option("tsv", "--format", metavar="tsv|jsonl", help="tsv or jsonl."),
     probs: bool = typer.Option(False, "--probs", help="TSV: add the probability after each label."),
     top_k: int = typer.Option(0, "--top-k", metavar="K", help="Write the K most probable labels (0: the "
                               "chosen label(s))."),
     explain: bool = typer.Option(False, "--explain", help="JSONL: add each token's attention weight "
                                  "(models trained with --pooling attention)."),
     batch_size: int = typer.Option(64, help="Items per batch."),
-    encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
+    encoding: str = typer.Option("utf-8", metavar="ENCODING", help="Text encoding of the input."),
     device: DeviceOpt = "auto",  # type: ignore[assignment]
     threads: Threads = 0,
     quantize: QuantizeOpt = Quantize.none,

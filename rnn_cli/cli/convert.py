@@ -17,10 +17,12 @@ def command(
     to: Scheme = typer.Option(..., "--to", help="The scheme to write."),
     source: SourceScheme = typer.Option("auto", "--from", help="The input's scheme (auto: detect it)."),
     tag_column: int = typer.Option(-1, help="The tag column (0-based; negative counts from the end)."),
-    input_format: str = typer.Option("auto", "--input-format", help="auto or conll (auto: decided on the first "
+    input_format: str = typer.Option("auto", "--input-format", metavar="auto|conll",
+                                     help="auto or conll (auto: decided on the first "
                                      "lines, stdin too; CoNLL-U and text have no tag column to convert)."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
-    encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                         help="Write here (atomically) instead of stdout."),
+    encoding: str = typer.Option("utf-8", metavar="ENCODING", help="Text encoding of the input."),
 ) -> None:
     """Rewrite a CoNLL file's tags as IOB1, BIO or BIOES; every other byte is kept.
 

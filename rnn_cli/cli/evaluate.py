@@ -14,28 +14,34 @@ from rnn_cli.cli._options import Device, Quantize, QuantizeOpt, Threads
 def command(
     model: Optional[str] = typer.Argument(None, help="A model file (omit with --gold/--pred)."),
     data: Optional[str] = typer.Argument(None, help="The file to score (.gz read transparently; - for stdin)."),
-    gold: Optional[str] = typer.Option(None, "--gold", help="Gold CoNLL or CoNLL-U file, scored against --pred "
+    gold: Optional[str] = typer.Option(None, "--gold", metavar="FILE",
+                                       help="Gold CoNLL or CoNLL-U file, scored against --pred "
                                        "(no model)."),
-    pred: Optional[str] = typer.Option(None, "--pred", help="Predicted CoNLL or CoNLL-U file."),
+    pred: Optional[str] = typer.Option(None, "--pred", metavar="FILE", help="Predicted CoNLL or CoNLL-U file."),
     conlleval: bool = typer.Option(False, "--conlleval", help="Score one file in conlleval's layout (FILE in MODEL's "
                                    "place; stdin without it): whitespace-separated columns, the last two gold and "
                                    "predicted tags, blank or -X- lines between sentences."),
-    gold_column: Optional[str] = typer.Option(None, "--gold-column", help="The gold tags' column (negative counts "
+    gold_column: Optional[str] = typer.Option(None, "--gold-column", metavar="COLUMN|FIELD",
+                                              help="The gold tags' column (negative counts "
                                               "from the end; default -1, -2 with --conlleval) or CoNLL-U field "
                                               "(upos, xpos, misc: Tag=...; default upos). With MODEL: instead of "
                                               "the model's training column."),
-    pred_column: Optional[str] = typer.Option(None, "--pred-column", help="The predicted tags' column or CoNLL-U "
+    pred_column: Optional[str] = typer.Option(None, "--pred-column", metavar="COLUMN|FIELD",
+                                              help="The predicted tags' column or CoNLL-U "
                                               "field (default: as --gold-column; -1 with --conlleval)."),
-    scheme: str = typer.Option("auto", help="Tag scheme of tagged files: auto (detected on the gold tags), iob1, "
+    scheme: str = typer.Option("auto", metavar="auto|iob1|bio|bioes|plain",
+                               help="Tag scheme of tagged files: auto (detected on the gold tags), iob1, "
                                "bio, bioes or plain (tags that are labels of their own, such as POS)."),
-    input_format: str = typer.Option("auto", "--input-format", help="auto, conll, conllu, text; for classifiers: "
+    input_format: str = typer.Option("auto", "--input-format", metavar="FORMAT",
+                                     help="auto, conll, conllu, text; for classifiers: "
                                      "auto, tsv, fasttext, jsonl, label-text, text"),
     text_column: Optional[str] = typer.Option(None, "--text-column", metavar="COLUMN", help="Classifiers, TSV: the "
                                               "text column, by header name or 0-based index (default: as in "
                                               "training)."),
     label_column: Optional[str] = typer.Option(None, "--label-column", metavar="COLUMN", help="Classifiers, TSV: "
                                                "the gold label column, by header name or 0-based index."),
-    output_format: str = typer.Option("text", "--format", help="text (a table on a terminal, tab-separated lines "
+    output_format: str = typer.Option("text", "--format", metavar="text|json|conlleval",
+                                      help="text (a table on a terminal, tab-separated lines "
                                       "in a pipe), json, or conlleval (taggers: the conlleval script's report)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (as --format json)."),
     per_line: bool = typer.Option(False, "--per-line", help="Language models: score each line on its own and "
@@ -45,7 +51,7 @@ def command(
     batch_size: int = typer.Option(10, help="Parallel streams while scoring a language model (lines per batch "
                                    "with --per-line)."),
     bptt: int = typer.Option(35, help="Window length while scoring a language model."),
-    encoding: str = typer.Option("utf-8", help="Text encoding of the files."),
+    encoding: str = typer.Option("utf-8", metavar="ENCODING", help="Text encoding of the files."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
     threads: Threads = 0,
     quantize: QuantizeOpt = Quantize.none,

@@ -11,13 +11,12 @@ from rnn_cli.cli._options import ExportFormat, Quantize
 
 @handle_errors
 def command(
-    model: str = typer.Argument(..., help="A model file from train-lm, train-tagger or train-classifier.",
-                                metavar="MODEL"),
+    model: str = typer.Argument(..., help="A model file from train-lm, train-tagger or train-classifier."),
     output: str = typer.Option(..., "--output", "-o", help="The exported network (OUT.json is written beside it).",
                                metavar="OUT"),
     to: ExportFormat = typer.Option("torchscript", "--to", help="torchscript (runs in torch without rnn-cli; "
                                     "tag, classify, generate and evaluate read it too) or onnx (onnxruntime; needs "
-                                    "the [export] extra)."),
+                                    "the \\[export] extra)."),
     quantize: Quantize = typer.Option("none", "--quantize", help="int8: store the RNN, linear and embedding "
                                       "weights as int8 (TorchScript only; CPU)."),
 ) -> None:

@@ -17,7 +17,8 @@ from rnn_cli.cli._options import Device, OutputFormat, Quantize, QuantizeOpt, Th
 def command(
     ctx: typer.Context,
     model: str = typer.Argument(..., help="A language model from train-lm."),
-    prompt: Optional[str] = typer.Option(None, "--prompt", "-p", help="Text to continue (default: stdin when it "
+    prompt: Optional[str] = typer.Option(None, "--prompt", "-p", metavar="TEXT",
+                                         help="Text to continue (default: stdin when it "
                                          "is not a terminal, its last line end dropped, so that `echo TEXT |` "
                                          "continues TEXT's line)."),
     echo: bool = typer.Option(False, "--echo", help="Write the prompt before the continuation (text format; jsonl "
@@ -37,7 +38,7 @@ def command(
     seed: int = typer.Option(1234, help="Random seed: same seed, same text."),
     output_format: OutputFormat = typer.Option("text", "--format", help="text, or jsonl: one object per sample "
                                                "(prompt + text is the whole text)."),
-    encoding: str = typer.Option("utf-8", help="Encoding of a prompt read from stdin."),
+    encoding: str = typer.Option("utf-8", metavar="ENCODING", help="Encoding of a prompt read from stdin."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
     threads: Threads = 0,
     quantize: QuantizeOpt = Quantize.none,

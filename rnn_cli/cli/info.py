@@ -22,11 +22,13 @@ def command(
                                      "(reusable with --config)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print a CRF tagger's transition scores."),
 ) -> None:
-    """Show a model's task, tag or label set, vocabulary sizes, options and metrics."""
-    from rnn_cli import checkpoint
-    from rnn_cli.config import to_yaml
+    """Show a model's task, tag or label set, vocabulary sizes, options and metrics.
 
-    payload = checkpoint.load(model)
+    MODEL may be an export (rnn-cli export): its JSON is shown the same way."""
+    from rnn_cli.config import to_yaml
+    from rnn_cli.predict import read_payload
+
+    payload = read_payload(model)
     if config_only:
         typer.echo(to_yaml(payload["train_config"]), nl=False)
         return
@@ -36,9 +38,11 @@ def command(
             summary["transitions"] = [[v if math.isfinite(v) else None for v in row] for row in summary["transitions"]]
         typer.echo(json.dumps(summary))
         return
-    for key in ("file", "task", "format_version", "rnn_cli_version", "created"):
-        typer.echo(f"{key}: {summary[key]}")
-    typer.echo(f"parameters: {summary['parameters']:,}")
+    for key in ("file", "task", "exported", "format_version", "rnn_cli_version", "created"):
+        if key in summary:
+            typer.echo(f"{key}: {summary[key]}")
+    if summary["parameters"] is not None:
+        typer.echo(f"parameters: {summary['parameters']:,}")
     for name, size in summary["vocab_sizes"].items():
         typer.echo(f"vocabulary {name}: {size:,}")
     shown = SHOWN.get(payload["task"])
@@ -58,6 +62,9 @@ def command(
 
 
 def _summary(path: str, payload: dict[str, Any], verbose: bool) -> dict[str, Any]:
+    exported = payload.get("exported")
+    if exported is not None:  # an export: its JSON, the weights inside the network
+        return _export_summary(path, exported, verbose)
     state = payload["state_dict"]
     summary: dict[str, Any] = {
         "file": path,
@@ -77,4 +84,24 @@ def _summary(path: str, payload: dict[str, Any], verbose: bool) -> dict[str, Any
         prefix = crf[0][: -len("transitions")]
         scores = state[crf[0]] + state[prefix + "transition_mask"]  # -inf where the scheme forbids a move
         summary["transitions"] = scores.tolist()
+    return summary
+
+
+def _export_summary(path: str, meta: dict[str, Any], verbose: bool) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "file": path, "task": meta["task"],
+        "exported": meta["runtime"] + (f" {meta['quantize']}" if meta.get("quantize") else "") + f" (from "
+                    f"{meta.get('source')})",
+        "format_version": meta["format_version"], "rnn_cli_version": meta.get("rnn_cli_version"),
+        "parameters": None, "vocab_sizes": {k: len(v) for k, v in meta["vocab"].items()},
+    }
+    shown = SHOWN.get(meta["task"])
+    if shown is not None:
+        summary[shown] = meta["vocab"][shown]
+    summary.update(config=meta["config"], train_config=meta["train_config"], metrics=meta.get("metrics", {}))
+    decoding = meta["decoding"]
+    if verbose and meta["task"] == "tagger" and decoding.get("decoder") == "crf":
+        allowed = decoding.get("allowed")
+        summary["transitions"] = [[v if allowed is None or allowed[i][j] else -math.inf for j, v in enumerate(row)]
+                                  for i, row in enumerate(decoding["transitions"])]
     return summary

@@ -19,14 +19,18 @@ if TYPE_CHECKING:
 def command(
     model: str = typer.Argument(..., help="A tagger from train-tagger."),
     data: str = typer.Argument("-", help="CoNLL, CoNLL-U or tokenized text, one sentence a line (- for stdin)."),
-    input_format: str = typer.Option("auto", "--input-format", help="auto, conll, conllu or text (auto: decided "
+    input_format: str = typer.Option("auto", "--input-format", metavar="auto|conll|conllu|text",
+                                     help="auto, conll, conllu or text (auto: decided "
                                      "on the first lines, of files and stdin alike; a note on stderr says what was "
                                      "chosen when another format was plausible too)."),
-    output_format: str = typer.Option("conll", "--format", help="conll (the input's own layout), jsonl or inline."),
-    write_field: str = typer.Option("", "--write-field", help="CoNLL-U input: the field that gets the tag, upos, "
+    output_format: str = typer.Option("conll", "--format", metavar="conll|jsonl|inline",
+                                      help="conll (the input's own layout), jsonl or inline."),
+    write_field: str = typer.Option("", "--write-field", metavar="upos|xpos|misc",
+                                    help="CoNLL-U input: the field that gets the tag, upos, "
                                     "xpos or misc (as Tag=...; default: the field a POS model was trained on, "
                                     "misc for chunk and entity models)."),
-    scheme: str = typer.Option("", help="Output tag scheme (iob1, bio, bioes; default: the training data's)."),
+    scheme: str = typer.Option("", metavar="iob1|bio|bioes",
+                               help="Output tag scheme (iob1, bio, bioes; default: the training data's)."),
     word_column: int = typer.Option(0, help="Word column of CoNLL input."),
     probs: bool = typer.Option(False, "--probs", help="Add each token's marginal probability of its tag "
                                "(forward-backward; for IOB1 output, of its entity type)."),
@@ -37,7 +41,7 @@ def command(
                                    "out as two; --nbest gives one sequence), with a note on stderr: a missing "
                                    "sentence break cannot exhaust memory. 0: no limit."),
     batch_size: int = typer.Option(64, help="Sentences per batch."),
-    encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
+    encoding: str = typer.Option("utf-8", metavar="ENCODING", help="Text encoding of the input."),
     device: Device = typer.Option("auto", help="auto picks CUDA when present."),
     threads: Threads = 0,
     quantize: QuantizeOpt = Quantize.none,

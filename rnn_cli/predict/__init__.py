@@ -1,19 +1,23 @@
 """Using trained models: load a model file, apply it to a stream of inputs, score a
-file. One module per task; none of them trains or renders anything."""
+file. One module per task; none of them trains or renders anything.
+
+This package's own module imports torch only when a model is loaded, so that scoring
+tagged files (`conll_eval`, `evaluate --conlleval`) starts without it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from rnn_cli import checkpoint
+if TYPE_CHECKING:
+    import torch
 
 
 def model_from_payload(payload: dict[str, Any], path: str) -> Any:
     """The model rebuilt from a loaded checkpoint, in eval mode. Its weights are moved,
     not copied: `state_dict` is taken out of `payload` (the caller's dict too), so
     that a loaded model holds one copy of them, whatever keeps the payload."""
+    from rnn_cli import checkpoint
+
     model, _ = checkpoint.build_model(payload, path)
     del payload["state_dict"]
     return model
@@ -22,6 +26,7 @@ def model_from_payload(payload: dict[str, Any], path: str) -> Any:
 def read_payload(path: str, task: str | None = None) -> dict[str, Any]:
     """The plain data of a model file, or of an exported TorchScript model (its JSON,
     with an "exported" entry and no weights)."""
+    from rnn_cli import checkpoint
     from rnn_cli.predict.export import is_exported, read_export_meta
 
     if is_exported(path):
@@ -31,7 +36,8 @@ def read_payload(path: str, task: str | None = None) -> dict[str, Any]:
             from rnn_cli.errors import CheckpointError
 
             raise CheckpointError(f"{path}: is a {have} model, this command needs a {want} model")
-        return {key: meta[key] for key in ("task", "config", "train_config", "vocab")} | {"exported": meta}
+        return {key: meta[key] for key in ("task", "config", "train_config", "vocab")} | {
+            "metrics": meta.get("metrics", {}), "exported": meta}
     return checkpoint.load(path, task=task)
 
 
@@ -41,6 +47,7 @@ def open_model(path: str, task: str, device: torch.device, payload: dict[str, An
     file's plain data less its weights). `path` is a model file or an exported
     TorchScript model; `payload`, when given, is what `read_payload` read from it;
     `quantize` ("int8") makes an int8 copy of a model file's network (CPU only)."""
+    from rnn_cli import checkpoint
     from rnn_cli.predict.export import is_exported, load_exported, quantized
 
     if (payload is not None and "exported" in payload) or (payload is None and is_exported(path)):

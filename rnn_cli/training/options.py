@@ -73,7 +73,7 @@ OPTIONS: dict[str, Option] = {
                 "scaler.", flags=("--amp",)),
     "skip_nonfinite": _opt("Skip batches whose loss is NaN/inf (counted in the log) instead of stopping with "
                            "status 3.", flags=("--skip-nonfinite",)),
-    "encoding": _opt("Text encoding of the input files.", DATA),
+    "encoding": _opt("Text encoding of the input files.", DATA, metavar="ENCODING"),
     # Data.
     "min_freq": _opt("Training words seen fewer times become <unk>.", DATA, _at_least(1)),
     "max_vocab": _opt("Keep at most this many types (0: all).", DATA, _at_least(0)),
@@ -84,8 +84,10 @@ OPTIONS: dict[str, Option] = {
     "tag_field": _opt("CoNLL-U tag field.", DATA, choices=("upos", "xpos")),
     "scheme": _opt("Input tag scheme (auto: detected on the training file).", DATA,
                    choices=("auto", "iob1", "bio", "bioes", "plain")),
-    "text_column": _opt("TSV: the text column, by header name or 0-based index (then no header row).", DATA),
-    "label_column": _opt("TSV: the label column, by header name or 0-based index (then no header row).", DATA),
+    "text_column": _opt("TSV: the text column, by header name or 0-based index (then no header row).", DATA,
+                        metavar="COLUMN"),
+    "label_column": _opt("TSV: the label column, by header name or 0-based index (then no header row).", DATA,
+                         metavar="COLUMN"),
     "tokenizer": _opt("whitespace, or simple (words and punctuation apart).", DATA, choices=TOKENIZERS),
     "lowercase": _opt("Lowercase the text.", DATA, flags=("--lowercase",)),
     "max_length": _opt("Keep at most this many tokens per item (0: all).", DATA, _at_least(0)),

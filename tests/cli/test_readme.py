@@ -1,6 +1,7 @@
 """The README's runnable examples (its ```sh blocks) run as written, so they cannot rot:
 each block in bash with `set -euo pipefail`, in a fresh folder holding `sample_data/`,
-with `rnn-cli` on PATH (a shim for `python -m rnn_cli` of this checkout)."""
+with `rnn-cli` on PATH (a shim for `python -m rnn_cli` of this checkout) and `python`
+the interpreter of the tests, as in an activated `.venv`."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def test_readme_example_runs(index, tmp_path):
     shim = bin_dir / "rnn-cli"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m rnn_cli "$@"\n')
     shim.chmod(0o755)
+    python = bin_dir / "python"  # as in an activated .venv: `python` is the one rnn-cli is installed in
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
     work = tmp_path / "work"
     work.mkdir()
     (work / "sample_data").symlink_to(ROOT / "sample_data")

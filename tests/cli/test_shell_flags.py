@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import ROOT, SAMPLES
 
 COMMANDS = ["train-lm", "generate", "train-tagger", "tag", "train-classifier", "classify", "evaluate", "convert",
-            "info"]
+            "info", "export"]
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -53,9 +53,20 @@ def test_an_error_about_a_long_path_stays_one_line_in_a_pipe(tmp_path):
 
 
 @pytest.mark.parametrize("name", COMMANDS)
-def test_help_shows_no_bool_placeholder(name):
+def test_help_shows_no_bool_or_str_placeholder(name):
+    """Flags show no `<bool>`; files, texts, encodings and choices show what they take
+    (FILE, TEXT, ENCODING, conll|jsonl|inline), never a bare `<str>`."""
     res = run(name, "--help", env={"COLUMNS": "200"})
-    assert res.returncode == 0 and "<bool>" not in res.stdout, res.stdout
+    assert res.returncode == 0 and "<bool>" not in res.stdout and "<str>" not in res.stdout, res.stdout
+
+
+def test_choice_options_of_the_applying_commands_show_their_choices():
+    shown = {name: run(name, "--help", env={"COLUMNS": "250"}).stdout for name in ("tag", "classify", "evaluate")}
+    for name, choices in (("tag", "auto|conll|conllu|text"), ("tag", "conll|jsonl|inline"),
+                          ("tag", "upos|xpos|misc"), ("tag", "iob1|bio|bioes"), ("tag", "none|int8"),
+                          ("classify", "auto|text|tsv|fasttext|jsonl|label-text"), ("classify", "tsv|jsonl"),
+                          ("evaluate", "auto|iob1|bio|bioes|plain"), ("evaluate", "text|json|conlleval")):
+        assert choices in shown[name], (name, choices)
 
 
 def test_choice_options_show_their_choices_in_help():

@@ -134,7 +134,7 @@ print(json.dumps(result))
 @pytest.mark.parametrize("name", ["tagger", "classifier", "lm"])
 def test_an_export_runs_in_plain_torch_and_gives_the_models_scores(name, deploy_models, exported, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    res = subprocess.run([sys.executable, "-c", PLAIN_TORCH, name if name != "lm" else "lm", str(exported[name])],
+    res = subprocess.run([sys.executable, "-c", PLAIN_TORCH, name, str(exported[name])],
                          capture_output=True, cwd=tmp_path, env=env, timeout=120)
     assert res.returncode == 0, res.stderr.decode()
     result = json.loads(res.stdout)
@@ -246,3 +246,14 @@ def test_wrong_uses_fail_in_one_line(deploy_models, exported, tmp_path):
     assert res.exit_code == 2 and "not an rnn-cli model file" in error_line(res)
     assert not (tmp_path / "y.ts").exists()
     assert "ts.json" not in " ".join(p.name for p in tmp_path.iterdir() if p.name.startswith("y"))
+
+
+def test_info_shows_an_export_as_its_model(deploy_models, exported):
+    def shown(path):
+        skip = ("file:", "exported:", "created:", "parameters:")
+        return [line for line in ok("info", path, "--verbose").stdout.splitlines() if not line.startswith(skip)]
+
+    assert shown(exported["tagger"]) == shown(deploy_models["tagger"])
+    assert "exported: torchscript (from tagger.pt)" in ok("info", exported["tagger"]).stdout
+    assert json.loads(ok("info", exported["classifier"], "--json").stdout)["labels"] == \
+        json.loads(ok("info", deploy_models["classifier"], "--json").stdout)["labels"]

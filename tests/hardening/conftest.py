@@ -4,13 +4,13 @@ process, and an in-process runner that captures exit status, stdout and stderr."
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from rnn_cli.cli.app import app
+from tests.inprocess import Result, error_line
 
 # Tiny synthetic data: the models only have to exist and know these words and labels.
 LM_TEXT = "the cat sat on the mat .\na dog ran to the cat .\n" * 20
@@ -26,14 +26,6 @@ CLS_LINES = ["reviews\tthe food was great", "email\tthanks for the reply , see y
 TAG_GOOD = "John PROPN B-NAME\nSmith PROPN I-NAME\npaid VERB O\n\nMary PROPN B-NAME\nsat VERB O\n"
 CLS_GOOD = "reviews\tthe food was great\nemail\tsee you on Monday\n"
 TEXT_GOOD = "the cat sat on the mat .\na dog ran .\n"
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-    exception: BaseException | None
 
 
 @pytest.fixture
@@ -62,14 +54,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def one_error_line(res: Result) -> str:
-    """The single `rnn-cli: error: ...` line of a failed command (and no traceback)."""
-    assert res.exception is None, repr(res.exception)
-    assert "Traceback" not in res.stderr, res.stderr
-    lines = [line for line in res.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, res.stderr
-    assert lines[0].startswith("rnn-cli: error: "), lines[0]
-    return lines[0]
+one_error_line = error_line  # the one `rnn-cli: error: ...` line of a failed command (tests/inprocess.py)
 
 
 @pytest.fixture(scope="session")
