@@ -12,6 +12,7 @@ from rnn_cli.cli._options import Device, Quantize, QuantizeOpt, Threads
 
 @handle_errors
 def command(
+    ctx: typer.Context,
     model: Optional[str] = typer.Argument(None, help="A model file (omit with --gold/--pred)."),
     data: Optional[str] = typer.Argument(None, help="The file to score (.gz read transparently; - for stdin)."),
     gold: Optional[str] = typer.Option(None, "--gold", metavar="FILE",
@@ -117,7 +118,12 @@ def command(
     if per_line:
         import sys
 
+        from rnn_cli.cli._console import warn
         from rnn_cli.cli._lm_format import write_line_scores
+
+        source = ctx.get_parameter_source("bptt")
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            warn("--bptt has no effect with --per-line: each line is scored whole, from a fresh state")
         from rnn_cli.predict.lm import score_file_lines
 
         write_line_scores(score_file_lines(lm, data, dev, batch_size, encoding), as_json, sys.stdout)

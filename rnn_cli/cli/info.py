@@ -73,7 +73,7 @@ def _summary(path: str, payload: dict[str, Any], verbose: bool) -> dict[str, Any
         "rnn_cli_version": payload.get("rnn_cli_version"),
         "created": payload.get("created"),
         "parameters": sum(t.numel() for t in state.values()),
-        "vocab_sizes": {k: len(v) for k, v in payload["vocab"].items()},
+        "vocab_sizes": _vocab_sizes(payload["vocab"]),
     }
     shown = SHOWN.get(payload["task"])
     if shown is not None:
@@ -93,7 +93,7 @@ def _export_summary(path: str, meta: dict[str, Any], verbose: bool) -> dict[str,
         "exported": meta["runtime"] + (f" {meta['quantize']}" if meta.get("quantize") else "") + f" (from "
                     f"{meta.get('source')})",
         "format_version": meta["format_version"], "rnn_cli_version": meta.get("rnn_cli_version"),
-        "parameters": None, "vocab_sizes": {k: len(v) for k, v in meta["vocab"].items()},
+        "parameters": None, "vocab_sizes": _vocab_sizes(meta["vocab"]),
     }
     shown = SHOWN.get(meta["task"])
     if shown is not None:
@@ -105,3 +105,9 @@ def _export_summary(path: str, meta: dict[str, Any], verbose: bool) -> dict[str,
         summary["transitions"] = [[v if allowed is None or allowed[i][j] else -math.inf for j, v in enumerate(row)]
                                   for i, row in enumerate(decoding["transitions"])]
     return summary
+
+
+def _vocab_sizes(vocab: dict[str, list[str]]) -> dict[str, int]:
+    """The vocabularies' sizes (a classifier's `train_format` entry names its training
+    data's format, it is no vocabulary)."""
+    return {k: len(v) for k, v in vocab.items() if k != "train_format"}

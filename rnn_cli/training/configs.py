@@ -110,6 +110,6 @@ class TrainClassifierConfig(TrainOptions):
 
     OVERRIDES: ClassVar[dict[str, Option]] = {
         "input_format": override("input_format", choices=CLASS_FORMATS,
-                                 help="TSV, fastText or JSONL (auto: by the first line)."),
+                                 help="TSV, fastText, JSONL or `label text` (auto: judged on the first lines)."),
         "dropout": override("dropout", help="Dropout on the embeddings, between layers and on the pooled vector."),
     }

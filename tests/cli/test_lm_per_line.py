@@ -171,3 +171,11 @@ def test_a_long_stdin_into_head_stops_quietly(word_model, tiny_corpus):
                          timeout=120)
     assert res.returncode == 0 and res.stderr == b"", res.stderr.decode()
     assert [json.loads(r)["line"] for r in res.stdout.decode().splitlines()] == [1, 2, 3]
+
+
+def test_bptt_with_per_line_is_warned_about(word_model, tiny_corpus):
+    args = ("evaluate", word_model, tiny_corpus["valid"], "--per-line", "--device", "cpu")
+    quiet, warned = ok(*args), ok(*args, "--bptt", "5")
+    assert quiet.stderr == "" and warned.stdout == quiet.stdout
+    assert warned.stderr.strip() == "rnn-cli: warning: --bptt has no effect with --per-line: each line is scored " \
+                                    "whole, from a fresh state"
