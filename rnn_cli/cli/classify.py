@@ -66,7 +66,7 @@ def command(
     set_threads(threads)
     dev = select_device(device.value)
     loaded = load_classifier(model, dev, quantize=None if quantize == Quantize.none else quantize.value)
-    if explain and not hasattr(loaded.model, "encode"):
+    if explain and not getattr(loaded.model, "explains", True):
         raise ConfigError("--explain needs the model file from train-classifier: an exported or int8 network "
                           "gives no attention weights")
     if explain and loaded.model.config.pooling != "attention":

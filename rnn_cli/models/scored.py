@@ -69,6 +69,8 @@ class ScoredClassifier(nn.Module):
     """`net(words, lengths)` -> logits (`output` "logits") or probabilities
     ("probabilities", an ensemble's mean); `predict` and `decide` as `Classifier`'s."""
 
+    explains = False  # the network gives no attention weights (`classify --explain`)
+
     def __init__(self, net: nn.Module, config: ClassifierConfig, output: str, threshold: float) -> None:
         super().__init__()
         if output not in ("logits", "probabilities"):
