@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 DATA   ?= ../shared/data
 RUNS   ?= runs
 
-.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp bench-deploy clean
+.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp bench-deploy bench-cells clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,10 @@ bench-classify:
 bench-deploy:
 	$(BIN)/python bench/bench_deploy.py --data-dir $(DATA) --out-dir $(RUNS)/bench-deploy \
 		$(if $(TAGGER),--tagger $(TAGGER)) $(if $(CLASSIFIER),--classifier $(CLASSIFIER))
+
+# Speed of lstm, gru, sru, sru-plain and rnn-tanh: one BiRNN layer, the default tagger, a 2x200 LM.
+bench-cells:
+	$(BIN)/python bench/bench_cells.py --data-dir $(DATA) --threads 1
 
 bench-ddp:
 	$(BIN)/python bench/bench_ddp.py --data-dir $(DATA) --steps 200

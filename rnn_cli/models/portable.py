@@ -24,20 +24,10 @@ from torch import nn
 from rnn_cli.models.char import CharCNN, CharLSTM, NoChars
 from rnn_cli.models.classifier import Classifier, ClassifierEnsemble
 from rnn_cli.models.lm import RNNLM
-from rnn_cli.models.rnn import CELLS, RNNEncoder
+from rnn_cli.models.reverse import reverse_index, reverse_within
+from rnn_cli.models.rnn import CELLS, SRU_CELLS, RNNEncoder
+from rnn_cli.models.sru import SRU, SRULayer
 from rnn_cli.models.tagger import Tagger
-
-
-def reverse_index(lengths: torch.Tensor, steps: int) -> torch.Tensor:
-    """(T, B) long: for each row, its real positions in reverse order, then its padding
-    in place. Gathering with it twice gives the input back."""
-    t = torch.arange(steps, device=lengths.device).unsqueeze(1)  # (T, 1)
-    n = lengths.to(t.dtype).unsqueeze(0)  # (1, B)
-    return torch.where(t < n, n - 1 - t, t)
-
-
-def _reverse(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    return x.gather(0, index.unsqueeze(2).expand(-1, -1, x.size(2)))
 
 
 def _one_layer(fused: nn.RNNBase, cell: str, layer: int, suffix: str) -> nn.RNNBase:
@@ -94,8 +84,8 @@ class _BiLayer(nn.Module):
     def forward(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         zeros = x.new_zeros((1, x.size(1), self.hidden_size))
         ahead, _, _ = self.forward_rnn(x, zeros, zeros)
-        back, _, _ = self.backward_rnn(_reverse(x, index), zeros, zeros)
-        return torch.cat([ahead, _reverse(back, index)], dim=2)
+        back, _, _ = self.backward_rnn(reverse_within(x, index), zeros, zeros)
+        return torch.cat([ahead, reverse_within(back, index)], dim=2)
 
 
 class BiStack(nn.Module):
@@ -136,12 +126,109 @@ class UniStack(nn.Module):
         return x, torch.cat(hs, 0), torch.cat(cs, 0)
 
 
+def _sru_loop(u: torch.Tensor, xh: torch.Tensor, v: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
+              mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The SRU's element-wise recurrence (models/sru_kernel.py) as a scriptable loop:
+    u (T, B, 3+, H), xh (T, B, H), v and b (2, H), c (B, H), mask (T, B)."""
+    hs = []
+    for t in range(u.size(0)):
+        f = torch.sigmoid(u[t, :, 1] + v[0] * c + b[0])
+        r = torch.sigmoid(u[t, :, 2] + v[1] * c + b[1])
+        new = f * c + (1 - f) * u[t, :, 0]
+        h = r * torch.tanh(new) + (1 - r) * xh[t]
+        keep = mask[t].unsqueeze(1)
+        c = torch.where(keep, new, c)
+        hs.append(torch.where(keep, h, torch.zeros_like(h)))
+    return torch.stack(hs), c
+
+
+class _SRULayer(nn.Module):
+    """One layer of an `SRU`: (T, B, I), the reversal index, mask (T, B), c0 (D, B, H)
+    -> (T, B, D * H), c (D, B, H). The same weights; the loop in TorchScript."""
+
+    def __init__(self, layer: SRULayer) -> None:
+        super().__init__()
+        self.weight, self.bias = layer.weight, layer.bias
+        self.register_buffer("v", layer.v.detach().clone())
+        self.directions, self.projections, self.hidden_size = layer.directions, layer.projections, layer.hidden_size
+
+    def forward(self, x: torch.Tensor, index: torch.Tensor, mask: torch.Tensor,
+                c0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        steps, batch, size = x.size(0), x.size(1), x.size(2)
+        weight = self.weight.view(self.directions, self.projections * self.hidden_size, size)
+        outs, states = [], []
+        for d in range(self.directions):
+            xd = x if d == 0 else reverse_within(x, index)
+            u = (xd.reshape(steps * batch, size) @ weight[d].t()).view(steps, batch, self.projections,
+                                                                       self.hidden_size)
+            xh = u[:, :, 3] if self.projections == 4 else xd
+            h, c = _sru_loop(u, xh, self.v[d], self.bias[d], c0[d], mask)
+            outs.append(h if d == 0 else reverse_within(h, index))
+            states.append(c)
+        return torch.cat(outs, 2), torch.stack(states)
+
+
+class SRUStack(nn.Module):
+    """An `SRU` (`RNNEncoder.rnn` of an SRU cell) with both stack interfaces:
+    `forward(x, lengths)` as `BiStack` (zero states; a one-direction SRU too) and
+    `run(x, h0)` for a language model's state, h0 being the SRU's c (layers, B, H)."""
+
+    def __init__(self, sru: SRU) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(_SRULayer(layer) for layer in sru.layers)  # type: ignore[arg-type]
+        self.directions, self.hidden_size = 2 if sru.bidirectional else 1, sru.hidden_size
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = torch.arange(x.size(0), device=x.device).unsqueeze(1) < lengths.unsqueeze(0)
+        zeros = x.new_zeros((len(self.layers) * self.directions, x.size(1), self.hidden_size))
+        out, _ = self.run(x, reverse_index(lengths, x.size(0)), mask, zeros)
+        return out
+
+    def run(self, x: torch.Tensor, index: torch.Tensor, mask: torch.Tensor,
+            c0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        states = []
+        for i, layer in enumerate(self.layers):
+            x, c = layer(x, index, mask, c0[i * self.directions : (i + 1) * self.directions])
+            states.append(c)
+        return x, torch.cat(states, 0)
+
+
+class SRUUniStack(nn.Module):
+    """`UniStack`'s interface for a one-direction SRU: (T, B, I), h0 (the SRU's c), c0
+    (unused, passed through) -> (T, B, H), h, c."""
+
+    def __init__(self, sru: SRU) -> None:
+        super().__init__()
+        self.stack = SRUStack(sru)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                    torch.Tensor]:
+        steps, batch = x.size(0), x.size(1)
+        mask = torch.ones(steps, batch, dtype=torch.bool, device=x.device)
+        index = torch.arange(steps, device=x.device).unsqueeze(1).expand(steps, batch)
+        out, h = self.stack.run(x, index, mask, h0)
+        return out, h, c0
+
+
+def _bi_stack(encoder: RNNEncoder) -> nn.Module:
+    """The portable bidirectional (or, for an SRU, any) stack of a trained encoder."""
+    if encoder.config.cell in SRU_CELLS:
+        return SRUStack(encoder.rnn)  # type: ignore[arg-type]
+    return BiStack(encoder.rnn, encoder.config.cell)
+
+
+def _uni_stack(encoder: RNNEncoder) -> nn.Module:
+    if encoder.config.cell in SRU_CELLS:
+        return SRUUniStack(encoder.rnn)  # type: ignore[arg-type]
+    return UniStack(encoder)
+
+
 class _FromZero(nn.Module):
     """A `UniStack` from zero states, with BiStack's interface: (T, B, I), lengths -> (T, B, H)."""
 
     def __init__(self, encoder: RNNEncoder) -> None:
         super().__init__()
-        self.stack = UniStack(encoder)
+        self.stack = _uni_stack(encoder)
         self.layers, self.hidden_size = encoder.config.layers, encoder.config.hidden_size
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -204,7 +291,7 @@ class PortableTagger(nn.Module):
         chars = _portable_chars(tagger.chars)
         self.with_chars = chars is not None
         self.chars = chars if chars is not None else nn.Identity()
-        self.rnn = BiStack(tagger.encoder.rnn, tagger.encoder.config.cell)
+        self.rnn = _bi_stack(tagger.encoder)
         self.projection = tagger.projection
 
     def forward(self, words: torch.Tensor, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -224,7 +311,7 @@ class PortableClassifier(nn.Module):
         super().__init__()
         self.embedding = classifier.embedding
         encoder = classifier.encoder
-        self.rnn = BiStack(encoder.rnn, encoder.config.cell) if encoder.config.bidirectional else _FromZero(encoder)
+        self.rnn = _bi_stack(encoder) if encoder.config.bidirectional else _FromZero(encoder)
         self.pooling = classifier.pooling
         self.output = classifier.output
 
@@ -257,7 +344,7 @@ class PortableLM(nn.Module):
 
     def __init__(self, lm: RNNLM) -> None:
         super().__init__()
-        self.embedding, self.rnn = lm.embedding, UniStack(lm.encoder)
+        self.embedding, self.rnn = lm.embedding, _uni_stack(lm.encoder)
         self.projection, self.decoder = lm.projection, lm.decoder
 
     def forward(self, ids: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
@@ -267,7 +354,8 @@ class PortableLM(nn.Module):
 
 
 def portable(model: Any) -> nn.Module:
-    """The portable copy of a trained model, in eval mode."""
+    """The portable copy of a trained model, in eval mode (an SRU's recurrence as a
+    TorchScript loop)."""
     if isinstance(model, Tagger):
         return PortableTagger(model).eval()
     if isinstance(model, ClassifierEnsemble):

@@ -1,5 +1,6 @@
 """The recurrent encoders of the zoo: Elman (tanh, or relu with identity-initialised
-recurrence), LSTM and GRU, built on torch's fused layers for speed."""
+recurrence), LSTM and GRU, built on torch's fused layers for speed, and the SRU
+(`sru.py`: matrix products for all steps at once, a compiled element-wise recurrence)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,19 @@ import torch
 from torch import nn
 
 from rnn_cli.batches import Hidden
+from rnn_cli.models.sru import SRU, PlainSRU
 
-# Registry of cell names -> (torch layer, nonlinearity). Help texts list its keys.
-CELLS: dict[str, tuple[type[nn.RNNBase], str | None]] = {
+# Registry of cell names -> (layer class, nonlinearity); every class takes torch's RNN
+# arguments (input, hidden, num_layers, dropout, bidirectional). Help texts list the keys.
+CELLS: dict[str, tuple[type[nn.Module], str | None]] = {
     "lstm": (nn.LSTM, None),
     "gru": (nn.GRU, None),
     "rnn-tanh": (nn.RNN, "tanh"),
     "rnn-relu": (nn.RNN, "relu"),
+    "sru": (SRU, None),  # Lei et al. 2018, with the vector recurrence v * c_{t-1} in the gates
+    "sru-plain": (PlainSRU, None),  # gates from the input only: every step's gates computed at once
 }
+SRU_CELLS = ("sru", "sru-plain")
 
 
 @dataclass
@@ -68,6 +74,9 @@ class RNNEncoder(nn.Module):
 
     def reset_parameters(self) -> None:
         h = self.config.hidden_size
+        if self.config.cell in SRU_CELLS and self.config.init_range is None:
+            self.rnn.reset_parameters()  # type: ignore[operator]  # the SRU's own (Lei et al.)
+            return
         r = self.config.init_range if self.config.init_range is not None else 1.0 / math.sqrt(h)
         for name, p in self.rnn.named_parameters():
             nn.init.uniform_(p, -r, r)

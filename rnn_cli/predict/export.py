@@ -29,6 +29,7 @@ from rnn_cli.errors import CheckpointError, ConfigError
 from rnn_cli.models import MODELS
 from rnn_cli.models.portable import portable
 from rnn_cli.models.quantize import QUANTIZATIONS, int8
+from rnn_cli.models.rnn import SRU_CELLS
 from rnn_cli.models.scored import ScoredClassifier, ScoredLM, ScoredTagger, crf_scores, decoder_head
 
 EXPORT_FORMAT = "rnn-cli-export"
@@ -82,6 +83,9 @@ def export_model(path: str, out: str, runtime: str = "torchscript", quantize: st
     payload = checkpoint.load(path)
     model, _ = checkpoint.build_model(payload, path)
     task = payload["task"]
+    if runtime == "onnx" and payload["config"].get("cell") in SRU_CELLS:
+        raise ConfigError(f"{path}: an SRU model exports to TorchScript only (--to torchscript): traced for ONNX, "
+                          "its time loop would be fixed at one sentence length")
     net = portable(model)
     if quantize == "int8":
         net = int8(net)

@@ -18,7 +18,7 @@ from rnn_cli.config import Option, validate
 
 MODEL, TRAINING, DATA = "Model", "Training", "Data"
 
-CELLS = ("lstm", "gru", "rnn-tanh", "rnn-relu")
+CELLS = ("lstm", "gru", "rnn-tanh", "rnn-relu", "sru", "sru-plain")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "inverse-time", "step", "plateau")
 LEVELS = ("word", "char")
@@ -96,7 +96,8 @@ OPTIONS: dict[str, Option] = {
     "embeddings_format": _opt("Format of --embeddings.", MODEL, choices=VECTOR_FORMATS),
     "freeze_embeddings": _opt("Keep word vectors fixed.", MODEL, flags=("--freeze-embeddings",)),
     "embedding_size": _opt("Word embedding size (with --embeddings: the vectors' size).", MODEL, _at_least(1)),
-    "cell": _opt("Recurrent cell.", MODEL, choices=CELLS),
+    "cell": _opt("Recurrent cell (sru: Lei et al. 2018's Simple Recurrent Unit; sru-plain: without the vector "
+                 "recurrence in its gates).", MODEL, choices=CELLS),
     "layers": _opt("Stacked RNN layers.", MODEL, _at_least(1)),
     "hidden_size": _opt("Hidden units per layer and direction.", MODEL, _at_least(1)),
     "dropout": _opt("Dropout on embeddings, between layers and on the encoder's output (never along time).",

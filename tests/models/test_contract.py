@@ -154,8 +154,10 @@ CASES = [
     *(("tagger", dict(decoder=decoder)) for decoder in sorted(DECODERS)),
     ("tagger", dict(char_encoder="lstm", cell="gru")),
     ("tagger", dict(char_encoder="none", decoder="softmax", cell="rnn-tanh")),
+    ("tagger", dict(char_encoder="cnn", cell="sru", layers=2)),  # bidirectional SRU, padding invariance
     *(("classifier", dict(pooling=pooling)) for pooling in POOLINGS),
     ("classifier", dict(pooling="last", cell="gru", bidirectional=False)),
+    ("classifier", dict(pooling="last", cell="sru-plain")),
     ("classifier", dict(pooling="attention", members=3)),  # an ensemble
     ("classifier", dict(pooling="mean", multi_label=True, members=2)),
 ]

@@ -12,7 +12,8 @@ import torch
 from rnn_cli.batches import ClassBatch, TagBatch
 from rnn_cli.models.classifier import ClassifierConfig, build_classifier
 from rnn_cli.models.lm import RNNLM, LMConfig
-from rnn_cli.models.portable import portable, reverse_index
+from rnn_cli.models.portable import portable
+from rnn_cli.models.reverse import reverse_index
 from rnn_cli.models.tagger import Tagger, TaggerConfig
 
 LENGTHS = torch.tensor([7, 2, 5, 1])
@@ -36,7 +37,7 @@ def test_reverse_index_reverses_each_row_within_its_length_and_is_its_own_invers
 
 
 @pytest.mark.parametrize("chars,cell,layers", [("cnn", "lstm", 1), ("lstm", "gru", 2), ("none", "rnn-tanh", 2),
-                                               ("cnn", "rnn-relu", 1)])
+                                               ("cnn", "rnn-relu", 1), ("cnn", "sru", 2), ("none", "sru-plain", 1)])
 def test_tagger_emissions(chars, cell, layers):
     torch.manual_seed(1)
     model = Tagger(TaggerConfig(40, 20, 5, word_embedding_size=8, char_encoder=chars, char_embedding_size=4,
@@ -53,11 +54,12 @@ def test_tagger_emissions(chars, cell, layers):
     assert torch.allclose(alone[0], got[1, :2], atol=1e-6)
 
 
-@pytest.mark.parametrize("pooling,bidirectional,members", list(itertools.product(
-    ["last", "mean", "max", "attention"], [True, False], [1, 2])))
-def test_classifier_probabilities(pooling, bidirectional, members):
+@pytest.mark.parametrize("pooling,bidirectional,members,cell", [
+    *itertools.product(["last", "mean", "max", "attention"], [True, False], [1, 2], ["lstm"]),
+    ("last", True, 1, "sru"), ("max", False, 1, "sru"), ("mean", True, 2, "sru-plain")])
+def test_classifier_probabilities(pooling, bidirectional, members, cell):
     torch.manual_seed(2)
-    model = build_classifier(ClassifierConfig(40, 3, embedding_size=8, hidden_size=6, layers=2,
+    model = build_classifier(ClassifierConfig(40, 3, embedding_size=8, hidden_size=6, layers=2, cell=cell,
                                               bidirectional=bidirectional, pooling=pooling, members=members)).eval()
     words, _, _ = padded_inputs(3)
     with torch.no_grad():
@@ -67,7 +69,7 @@ def test_classifier_probabilities(pooling, bidirectional, members):
     assert torch.allclose(got, want, atol=1e-6)
 
 
-@pytest.mark.parametrize("cell,tie", [("lstm", True), ("gru", False), ("rnn-tanh", False)])
+@pytest.mark.parametrize("cell,tie", [("lstm", True), ("gru", False), ("rnn-tanh", False), ("sru", False)])
 def test_language_model_logits_and_state(cell, tie):
     torch.manual_seed(3)
     model = RNNLM(LMConfig(30, cell=cell, embedding_size=8, hidden_size=8 if tie else 6, layers=2,

@@ -73,11 +73,11 @@ def lm_cmd(corpus: dict[str, Path], out: Path) -> list[str]:
                    "--variable-bptt", "--epochs", "2", "--checkpoint-every", "7", "-q", "-o", str(out))
 
 
-def tagger_cmd(samples: Path, out: Path) -> list[str]:
+def tagger_cmd(samples: Path, out: Path, cell: str = "lstm") -> list[str]:
     return command("train-tagger", str(samples / "names.train.conll"), "--dev", str(samples / "names.dev.conll"),
                    "--hidden-size", "16", "--embedding-size", "16", "--char-filters", "8", "--batch-size", "10",
-                   "--optimizer", "adam", "--lr", "0.01", "--dropout", "0.3", "--epochs", "2",
-                   "--checkpoint-every", "3", "-q", "-o", str(out))
+                   "--optimizer", "adam", "--lr", "0.01", "--dropout", "0.3", "--epochs", "2", "--cell", cell,
+                   "--layers", "2" if cell == "sru" else "1", "--checkpoint-every", "3", "-q", "-o", str(out))
 
 
 @pytest.mark.slow
@@ -93,13 +93,14 @@ def test_lm_killed_mid_epoch_resumes_to_the_uninterrupted_weights(tiny_corpus, t
 
 
 @pytest.mark.slow
-def test_tagger_killed_mid_epoch_resumes_to_the_uninterrupted_weights(samples, tmp_path):
+@pytest.mark.parametrize("cell", ["lstm", "sru"])
+def test_tagger_killed_mid_epoch_resumes_to_the_uninterrupted_weights(cell, samples, tmp_path):
     full, cut = tmp_path / "full.pt", tmp_path / "cut.pt"
-    run(tagger_cmd(samples, full))
-    proc, seen = interrupt_mid_epoch(tagger_cmd(samples, cut), cut, signal.SIGKILL, epoch=1)
+    run(tagger_cmd(samples, full, cell))
+    proc, seen = interrupt_mid_epoch(tagger_cmd(samples, cut, cell), cut, signal.SIGKILL, epoch=1)
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
-    run(tagger_cmd(samples, cut) + ["--resume"])
+    run(tagger_cmd(samples, cut, cell) + ["--resume"])
     same_weights(full, cut)
     history = [json.loads(line) for line in cut.with_suffix(".metrics.jsonl").read_text().splitlines()]
     reference = [json.loads(line) for line in full.with_suffix(".metrics.jsonl").read_text().splitlines()]
