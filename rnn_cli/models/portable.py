@@ -10,6 +10,10 @@ reads each row reversed within its length (`reverse_index`), then turns it back.
 states at real positions equal the packed ones (to float rounding); at padding they
 are meaningless, and every consumer (the CRF, the masked poolings) ignores them.
 
+An SRU's layers keep their weights and run the element-wise recurrence as a
+TorchScript loop (`SRUStack`): the compiled loop of `sru_kernel.py` is an extension
+that a deployed model cannot count on.
+
 Inputs and outputs are plain tensors (see `PortableTagger.forward` and the others);
 `portable(model)` builds the copy of a trained `Tagger`, `Classifier`,
 `ClassifierEnsemble` or `RNNLM`. The copies share the trained modules' weights."""

@@ -4,8 +4,8 @@ The weights of the LSTM/GRU layers and of every linear layer are stored as int8 
 scale per tensor) and the activations are quantized on the fly at each product
 (`torch.ao.quantization.quantize_dynamic`); word and character embeddings are stored
 as uint8 with a scale and offset per row, so that the vocabulary, most of a model's
-size, shrinks fourfold too. Convolutions and Elman (`rnn-tanh`/`rnn-relu`) layers stay
-in float32: torch has no dynamic int8 kernel for them."""
+size, shrinks fourfold too. Convolutions, Elman (`rnn-tanh`/`rnn-relu`) layers and the
+SRU's own weights stay in float32: torch has no dynamic int8 kernel for them."""
 
 from __future__ import annotations
 
