@@ -48,8 +48,9 @@ class SRULayer(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Lei et al.'s initialisation: W ~ U(-sqrt(3/I), sqrt(3/I)) keeps the variance of
-        the projections at that of the input; biases 0; v ~ U(-0.5, 0.5) when learned."""
+        """W ~ U(-sqrt(3/I), sqrt(3/I)), variance 1/I as Lei et al. initialise it, so the
+        projections keep the input's scale; biases 0; v ~ U(-0.5, 0.5) when learned (a
+        choice of ours: small, either sign)."""
         bound = (3.0 / self.input_size) ** 0.5
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.zeros_(self.bias)
