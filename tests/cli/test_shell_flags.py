@@ -78,7 +78,7 @@ def test_choice_options_show_their_choices_in_help():
 def test_completion_offers_commands_and_choices():
     env = {"_RNN_CLI_COMPLETE": "complete_bash", "COMP_WORDS": "rnn-cli train-lm --cell ", "COMP_CWORD": "3"}
     res = run(env=env)
-    assert res.stdout.split() == ["lstm", "gru", "rnn-tanh", "rnn-relu"]
+    assert res.stdout.split() == ["lstm", "gru", "rnn-tanh", "rnn-relu", "sru", "sru-plain"]
     env.update(COMP_WORDS="rnn-cli train-", COMP_CWORD="1")
     assert run(env=env).stdout.split() == ["train-lm", "train-tagger", "train-classifier"]
 
