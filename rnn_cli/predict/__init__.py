@@ -27,14 +27,16 @@ def read_payload(path: str, task: str | None = None) -> dict[str, Any]:
     """The plain data of a model file, or of an exported TorchScript model (its JSON,
     with an "exported" entry and no weights)."""
     from rnn_cli import checkpoint
-    from rnn_cli.predict.export import is_exported, read_export_meta
+    from rnn_cli.errors import CheckpointError
+    from rnn_cli.predict.export import is_exported, onnx_export, read_export_meta
 
+    if onnx_export(path):
+        raise CheckpointError(f"{path}: an ONNX export runs in onnxruntime (see {path}.json); rnn-cli reads model "
+                              "files and TorchScript exports")
     if is_exported(path):
         meta = read_export_meta(path)
         if task is not None and meta["task"] != task:
             have, want = (checkpoint.TASK_NAMES[t] for t in (meta["task"], task))
-            from rnn_cli.errors import CheckpointError
-
             raise CheckpointError(f"{path}: is a {have} model, this command needs a {want} model")
         return {key: meta[key] for key in ("task", "config", "train_config", "vocab")} | {
             "metrics": meta.get("metrics", {}), "exported": meta}
@@ -47,17 +49,17 @@ def open_model(path: str, task: str, device: torch.device, payload: dict[str, An
     file's plain data less its weights). `path` is a model file or an exported
     TorchScript model; `payload`, when given, is what `read_payload` read from it;
     `quantize` ("int8") makes an int8 copy of a model file's network (CPU only)."""
-    from rnn_cli import checkpoint
-    from rnn_cli.predict.export import is_exported, load_exported, quantized
+    from rnn_cli.predict.export import load_exported, quantized
 
-    if (payload is not None and "exported" in payload) or (payload is None and is_exported(path)):
+    if payload is None:
+        payload = read_payload(path, task)
+    if "exported" in payload:
         if quantize is not None:
             from rnn_cli.errors import ConfigError
 
             raise ConfigError(f"--quantize: {path} is an exported network; quantize when exporting "
                               "(rnn-cli export MODEL --quantize int8)")
         return load_exported(path, device, task)
-    payload = payload if payload is not None else checkpoint.load(path, task=task)
     model = model_from_payload(payload, path)
     if quantize is not None:
         if device.type != "cpu":

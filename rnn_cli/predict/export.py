@@ -71,6 +71,16 @@ def is_exported(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+def onnx_export(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is an ONNX export of rnn-cli's (its JSON beside it says so)."""
+    try:
+        with open(sidecar(path), encoding="utf-8") as fh:
+            meta = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == EXPORT_FORMAT and meta.get("runtime") == "onnx"
+
+
 def export_model(path: str, out: str, runtime: str = "torchscript", quantize: str | None = None) -> dict[str, Any]:
     """Export the model file `path` to `out` (and `out.json`); what was written."""
     if runtime not in RUNTIMES:
@@ -80,6 +90,8 @@ def export_model(path: str, out: str, runtime: str = "torchscript", quantize: st
     if quantize is not None and runtime == "onnx":
         raise ConfigError("--quantize int8 exports TorchScript (--to torchscript): torch's dynamic int8 layers "
                           "have no ONNX form")
+    if is_exported(path) or onnx_export(path):
+        raise ConfigError(f"{path}: is an exported network; export from the model file that train-* wrote")
     payload = checkpoint.load(path)
     model, _ = checkpoint.build_model(payload, path)
     task = payload["task"]

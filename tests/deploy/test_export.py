@@ -257,3 +257,14 @@ def test_info_shows_an_export_as_its_model(deploy_models, exported):
     assert "exported: torchscript (from tagger.pt)" in ok("info", exported["tagger"]).stdout
     assert json.loads(ok("info", exported["classifier"], "--json").stdout)["labels"] == \
         json.loads(ok("info", deploy_models["classifier"], "--json").stdout)["labels"]
+
+
+def test_onnx_and_exported_files_are_named_as_such(deploy_models, exported, tmp_path):
+    onnx = tmp_path / "t.onnx"
+    if __import__("importlib").util.find_spec("onnx") is not None:
+        export(deploy_models["tagger"], onnx, "--to", "onnx")
+        for args in (("tag", onnx, DEV), ("info", onnx)):
+            res = invoke(*args)
+            assert res.exit_code == 2 and "an ONNX export runs in onnxruntime" in error_line(res)
+    res = invoke("export", exported["tagger"], "-o", tmp_path / "again.ts")
+    assert res.exit_code == 2 and "is an exported network; export from the model file" in error_line(res)
