@@ -78,13 +78,18 @@ def load(path: str | os.PathLike[str], task: str | None = None, kind: str = "mod
     if payload.get("kind", "model") != kind:
         what = "a training-state file" if payload.get("kind") == "train-state" else "a model file"
         raise CheckpointError(f"{name}: is {what}, not a {kind} file")
-    if task is not None and payload["task"] != task:
-        have = TASK_NAMES.get(payload["task"], payload["task"])
-        want = TASK_NAMES.get(task, task)
-        raise CheckpointError(f"{name}: is a {have} model, this command needs a {want} model")
+    if task is not None:
+        check_task(name, payload["task"], task)
     if kind == "model":
         _check_model(name, payload)
     return payload
+
+
+def check_task(name: str, have: str, want: str) -> None:
+    """Refuse a model of task `have` where one of task `want` is needed."""
+    if have != want:
+        raise CheckpointError(f"{name}: is a {TASK_NAMES.get(have, have)} model, this command needs a "
+                              f"{TASK_NAMES.get(want, want)} model")
 
 
 # The vocabularies each task's model file holds, and the entries each must start with.

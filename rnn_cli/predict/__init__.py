@@ -35,9 +35,8 @@ def read_payload(path: str, task: str | None = None) -> dict[str, Any]:
                               "files and TorchScript exports")
     if is_exported(path):
         meta = read_export_meta(path)
-        if task is not None and meta["task"] != task:
-            have, want = (checkpoint.TASK_NAMES[t] for t in (meta["task"], task))
-            raise CheckpointError(f"{path}: is a {have} model, this command needs a {want} model")
+        if task is not None:
+            checkpoint.check_task(path, meta["task"], task)
         return {key: meta[key] for key in ("task", "config", "train_config", "vocab")} | {
             "metrics": meta.get("metrics", {}), "exported": meta}
     return checkpoint.load(path, task=task)
@@ -59,7 +58,7 @@ def open_model(path: str, task: str, device: torch.device, payload: dict[str, An
 
             raise ConfigError(f"--quantize: {path} is an exported network; quantize when exporting "
                               "(rnn-cli export MODEL --quantize int8)")
-        return load_exported(path, device, task)
+        return load_exported(path, device, payload["exported"]), payload
     model = model_from_payload(payload, path)
     if quantize is not None:
         if device.type != "cpu":

@@ -212,13 +212,9 @@ def read_export_meta(path: str) -> dict[str, Any]:
     return meta
 
 
-def load_exported(path: str, device: torch.device, task: str | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_exported(path: str, device: torch.device, meta: dict[str, Any]) -> torch.nn.Module:
     """An exported TorchScript model as a model of the zoo's protocol (see
-    `models/scored.py`), and its payload: the plain data of a model file, less weights."""
-    meta = read_export_meta(path)
-    if task is not None and meta["task"] != task:
-        have, want = (checkpoint.TASK_NAMES[t] for t in (meta["task"], task))
-        raise CheckpointError(f"{path}: is a {have} model, this command needs a {want} model")
+    `models/scored.py`), given its JSON `meta` (`read_export_meta`)."""
     try:
         with _native_notices_dropped(bool(meta.get("quantize"))), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -239,9 +235,7 @@ def load_exported(path: str, device: torch.device, task: str | None = None) -> t
             model = ScoredLM(net, config)
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{sidecar(path)}: damaged export description ({exc})") from None
-    payload = {key: meta[key] for key in ("task", "config", "train_config", "vocab")}
-    payload.update(metrics=meta.get("metrics", {}), exported=meta)
-    return model.to(device), payload
+    return model.to(device)
 
 
 @contextlib.contextmanager
