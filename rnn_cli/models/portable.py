@@ -31,6 +31,7 @@ from rnn_cli.models.lm import RNNLM
 from rnn_cli.models.reverse import reverse_index, reverse_within
 from rnn_cli.models.rnn import CELLS, SRU_CELLS, RNNEncoder
 from rnn_cli.models.sru import SRU, SRULayer
+from rnn_cli.models.sru_kernel import direction_loop
 from rnn_cli.models.tagger import Tagger
 
 
@@ -130,22 +131,6 @@ class UniStack(nn.Module):
         return x, torch.cat(hs, 0), torch.cat(cs, 0)
 
 
-def _sru_loop(u: torch.Tensor, xh: torch.Tensor, v: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
-              mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The SRU's element-wise recurrence (models/sru_kernel.py) as a scriptable loop:
-    u (T, B, 3+, H), xh (T, B, H), v and b (2, H), c (B, H), mask (T, B)."""
-    hs = []
-    for t in range(u.size(0)):
-        f = torch.sigmoid(u[t, :, 1] + v[0] * c + b[0])
-        r = torch.sigmoid(u[t, :, 2] + v[1] * c + b[1])
-        new = f * c + (1 - f) * u[t, :, 0]
-        h = r * torch.tanh(new) + (1 - r) * xh[t]
-        keep = mask[t].unsqueeze(1)
-        c = torch.where(keep, new, c)
-        hs.append(torch.where(keep, h, torch.zeros_like(h)))
-    return torch.stack(hs), c
-
-
 class _SRULayer(nn.Module):
     """One layer of an `SRU`: (T, B, I), the reversal index, mask (T, B), c0 (D, B, H)
     -> (T, B, D * H), c (D, B, H). The same weights; the loop in TorchScript."""
@@ -166,7 +151,7 @@ class _SRULayer(nn.Module):
             u = (xd.reshape(steps * batch, size) @ weight[d].t()).view(steps, batch, self.projections,
                                                                        self.hidden_size)
             xh = u[:, :, 3] if self.projections == 4 else xd
-            h, c = _sru_loop(u, xh, self.v[d], self.bias[d], c0[d], mask)
+            h, c = direction_loop(u, xh, self.v[d], self.bias[d], c0[d], mask)
             outs.append(h if d == 0 else reverse_within(h, index))
             states.append(c)
         return torch.cat(outs, 2), torch.stack(states)
@@ -261,22 +246,11 @@ class _PortableCharLSTM(nn.Module):
         return torch.where((lengths > 0).unsqueeze(1), out, torch.zeros_like(out))
 
 
-class _PortableCharCNN(nn.Module):
-    def __init__(self, chars: CharCNN) -> None:
-        super().__init__()
-        self.embedding, self.conv = chars.embedding, chars.conv
-
-    def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        mask = chars != 0  # (N, C)
-        x = self.embedding(chars) * mask.unsqueeze(2).to(torch.float32)
-        h = self.conv(x.transpose(1, 2))[:, :, : chars.size(1)]
-        h = h.masked_fill(~mask.unsqueeze(1), float("-inf")).amax(dim=2)
-        return torch.where(mask.any(1, keepdim=True), h, torch.zeros_like(h))
-
-
 def _portable_chars(chars: nn.Module) -> nn.Module | None:
+    """The char encoder as the portable network runs it (the CNN as it is: it scripts
+    and exports; the LSTM through `BiStack`; none: None)."""
     if isinstance(chars, CharCNN):
-        return _PortableCharCNN(chars)
+        return chars
     if isinstance(chars, CharLSTM):
         return _PortableCharLSTM(chars)
     if isinstance(chars, NoChars):

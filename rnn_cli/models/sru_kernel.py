@@ -209,16 +209,22 @@ def reference(u: torch.Tensor, xh: torch.Tensor | None, v: torch.Tensor, b: torc
     """The recurrence one step at a time in PyTorch (autograd for the backward)."""
     if xh is None:
         xh = u[:, :, :, 3]
-    vf, vr = v[:, 0].unsqueeze(1), v[:, 1].unsqueeze(1)  # (D, 1, H)
-    bf, br = b[:, 0].unsqueeze(1), b[:, 1].unsqueeze(1)
-    c, hs = c0, []
-    for t in range(u.size(1)):
-        ux, uf, ur = u[:, t, :, 0], u[:, t, :, 1], u[:, t, :, 2]  # (D, B, H)
-        f = torch.sigmoid(uf + vf * c + bf)
-        r = torch.sigmoid(ur + vr * c + br)
-        new = f * c + (1 - f) * ux
-        h = r * torch.tanh(new) + (1 - r) * xh[:, t]
-        keep = mask[t].view(1, -1, 1)
+    outs = [direction_loop(u[d], xh[d], v[d], b[d], c0[d], mask) for d in range(u.size(0))]
+    return torch.stack([h for h, _ in outs]), torch.stack([c for _, c in outs])
+
+
+def direction_loop(u: torch.Tensor, xh: torch.Tensor, v: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
+                   mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One direction of the recurrence, a step at a time, in operations TorchScript
+    compiles (the portable networks run it): u (T, B, 3+, H), xh (T, B, H), v and b
+    (2, H), c (B, H), mask (T, B) -> h (T, B, H), the last c (B, H)."""
+    hs = []
+    for t in range(u.size(0)):
+        f = torch.sigmoid(u[t, :, 1] + v[0] * c + b[0])
+        r = torch.sigmoid(u[t, :, 2] + v[1] * c + b[1])
+        new = f * c + (1 - f) * u[t, :, 0]
+        h = r * torch.tanh(new) + (1 - r) * xh[t]
+        keep = mask[t].unsqueeze(1)
         c = torch.where(keep, new, c)
         hs.append(torch.where(keep, h, torch.zeros_like(h)))
-    return torch.stack(hs, 1), c
+    return torch.stack(hs), c
