@@ -62,49 +62,46 @@ def command(
 
 
 def _summary(path: str, payload: dict[str, Any], verbose: bool) -> dict[str, Any]:
+    """What `info` shows. An export's payload (`read_payload`) has no weights: its JSON
+    says where it came from and holds the CRF scores."""
     exported = payload.get("exported")
-    if exported is not None:  # an export: its JSON, the weights inside the network
-        return _export_summary(path, exported, verbose)
-    state = payload["state_dict"]
-    summary: dict[str, Any] = {
-        "file": path,
-        "task": payload["task"],
-        "format_version": payload["format_version"],
-        "rnn_cli_version": payload.get("rnn_cli_version"),
-        "created": payload.get("created"),
-        "parameters": sum(t.numel() for t in state.values()),
-        "vocab_sizes": _vocab_sizes(payload["vocab"]),
-    }
+    summary: dict[str, Any] = {"file": path, "task": payload["task"]}
+    if exported is not None:
+        quantize = f" {exported['quantize']}" if exported.get("quantize") else ""
+        summary.update(exported=f"{exported['runtime']}{quantize} (from {exported.get('source')})",
+                       format_version=exported["format_version"], rnn_cli_version=exported.get("rnn_cli_version"),
+                       parameters=None)
+    else:
+        state = payload["state_dict"]
+        summary.update(format_version=payload["format_version"], rnn_cli_version=payload.get("rnn_cli_version"),
+                       created=payload.get("created"), parameters=sum(t.numel() for t in state.values()))
+    summary["vocab_sizes"] = _vocab_sizes(payload["vocab"])
     shown = SHOWN.get(payload["task"])
     if shown is not None:
         summary[shown] = payload["vocab"][shown]
     summary.update(config=payload["config"], train_config=payload["train_config"], metrics=payload["metrics"])
+    if verbose and payload["task"] == "tagger" and payload["config"].get("decoder") == "crf":
+        transitions = _export_transitions(exported) if exported is not None else _transitions(payload["state_dict"])
+        if transitions is not None:
+            summary["transitions"] = transitions
+    return summary
+
+
+def _transitions(state: dict[str, Any]) -> list[list[float]] | None:
+    """A CRF's transition scores, -inf where the scheme forbids a move."""
     crf = [k for k in state if k.endswith("crf.transitions")]
-    if verbose and payload["task"] == "tagger" and payload["config"].get("decoder") == "crf" and crf:
-        prefix = crf[0][: -len("transitions")]
-        scores = state[crf[0]] + state[prefix + "transition_mask"]  # -inf where the scheme forbids a move
-        summary["transitions"] = scores.tolist()
-    return summary
+    if not crf:
+        return None
+    prefix = crf[0][: -len("transitions")]
+    return (state[crf[0]] + state[prefix + "transition_mask"]).tolist()
 
 
-def _export_summary(path: str, meta: dict[str, Any], verbose: bool) -> dict[str, Any]:
-    summary: dict[str, Any] = {
-        "file": path, "task": meta["task"],
-        "exported": meta["runtime"] + (f" {meta['quantize']}" if meta.get("quantize") else "") + f" (from "
-                    f"{meta.get('source')})",
-        "format_version": meta["format_version"], "rnn_cli_version": meta.get("rnn_cli_version"),
-        "parameters": None, "vocab_sizes": _vocab_sizes(meta["vocab"]),
-    }
-    shown = SHOWN.get(meta["task"])
-    if shown is not None:
-        summary[shown] = meta["vocab"][shown]
-    summary.update(config=meta["config"], train_config=meta["train_config"], metrics=meta.get("metrics", {}))
+def _export_transitions(meta: dict[str, Any]) -> list[list[float]]:
+    """The same from an export's JSON (learned scores and the allowed matrix)."""
     decoding = meta["decoding"]
-    if verbose and meta["task"] == "tagger" and decoding.get("decoder") == "crf":
-        allowed = decoding.get("allowed")
-        summary["transitions"] = [[v if allowed is None or allowed[i][j] else -math.inf for j, v in enumerate(row)]
-                                  for i, row in enumerate(decoding["transitions"])]
-    return summary
+    allowed = decoding.get("allowed")
+    return [[v if allowed is None or allowed[i][j] else -math.inf for j, v in enumerate(row)]
+            for i, row in enumerate(decoding["transitions"])]
 
 
 def _vocab_sizes(vocab: dict[str, list[str]]) -> dict[str, int]:
