@@ -12,7 +12,7 @@ import dataclasses
 import inspect
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from functools import cache
 from typing import Annotated, Any, Optional, TypeVar
@@ -102,15 +102,25 @@ def config_options(cls: type) -> Callable[[F], F]:
     return decorate
 
 
+def given_options(ctx: typer.Context, names: Iterable[str]) -> set[str]:
+    """The parameters among `names` that the user set, rather than left at their defaults."""
+    given = set()
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            given.add(name)
+    return given
+
+
 def build_config(ctx: typer.Context, cls: type, options: dict[str, Any], config_path: str | None) -> Any:
     """The config: dataclass defaults < YAML file (`--config`) < options given on the
     command line."""
     from rnn_cli.config import from_dict, load_yaml
 
     resolved: dict[str, Any] = load_yaml(config_path) if config_path else {}
+    given = given_options(ctx, options)
     for name, value in options.items():
-        source = ctx.get_parameter_source(name)
-        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+        if name in given:
             resolved[name] = value.value if isinstance(value, Enum) else value
     return from_dict(cls, resolved, where=config_path or "options")
 

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from rnn_cli.cli._console import handle_errors
-from rnn_cli.cli._options import Device, Quantize, QuantizeOpt, Threads
+from rnn_cli.cli._options import Device, Quantize, QuantizeOpt, Threads, given_options
 
 
 @handle_errors
@@ -121,8 +121,7 @@ def command(
         from rnn_cli.cli._console import warn
         from rnn_cli.cli._lm_format import write_line_scores
 
-        source = ctx.get_parameter_source("bptt")
-        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+        if given_options(ctx, ["bptt"]):
             warn("--bptt has no effect with --per-line: each line is scored whole, from a fresh state")
         from rnn_cli.predict.lm import score_file_lines
 

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from rnn_cli.cli._console import handle_errors
-from rnn_cli.cli._options import Device, OutputFormat, Quantize, QuantizeOpt, Threads
+from rnn_cli.cli._options import Device, OutputFormat, Quantize, QuantizeOpt, Threads, given_options
 
 
 @handle_errors
@@ -74,8 +74,7 @@ def command(
         raise ConfigError(str(exc).replace("_", "-")) from None
     if beam < 0 or num_samples < 1:
         raise ConfigError("--beam must be >= 0 and --num-samples >= 1")
-    sources = {name: ctx.get_parameter_source(name) for name in ("temperature", "top_k", "top_p", "seed")}
-    given = {name for name, source in sources.items() if source and source.name not in ("DEFAULT", "DEFAULT_MAP")}
+    given = given_options(ctx, ("temperature", "top_k", "top_p", "seed"))
     errors, warnings = decoding_conflicts(config, beam, num_samples, given)
     if errors:
         raise ConfigError(errors[0])
