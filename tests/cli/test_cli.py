@@ -18,13 +18,13 @@ def one_error_line(res) -> str:
     return err[0]
 
 
-def test_help_does_not_import_torch():
+def run_in_one_process(*argvs: list[str]) -> subprocess.CompletedProcess:
+    """Run each argv through the CLI in one fresh interpreter (each must exit 0); the
+    last stdout line says whether torch was imported."""
     code = (
         "import sys\n"
         "from rnn_cli.cli.app import main\n"
-        "for argv in (['--help'], ['train-lm', '--help'], ['generate', '--help'], ['evaluate', '--help'],\n"
-        "             ['train-tagger', '--help'], ['tag', '--help'], ['convert', '--help'], ['info', '--help'],\n"
-        "             ['export', '--help']):\n"
+        f"for argv in {list(argvs)!r}:\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit as e:\n"
@@ -33,25 +33,20 @@ def test_help_does_not_import_torch():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+    return res
+
+
+def test_help_does_not_import_torch():
+    res = run_in_one_process(["--help"], *([name, "--help"] for name in (
+        "train-lm", "generate", "evaluate", "train-tagger", "tag", "convert", "info", "export")))
     assert res.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_scoring_tagged_files_does_not_import_torch(tmp_path):
     pred = tmp_path / "pred.txt"
     pred.write_text("John B-PER B-PER\nsat O O\n\nMary B-PER O\n")
-    code = (
-        "import sys\n"
-        "from rnn_cli.cli.app import main\n"
-        f"for argv in (['evaluate', '--conlleval', {str(pred)!r}],\n"
-        f"             ['evaluate', '--gold', {str(pred)!r}, '--pred', {str(pred)!r}]):\n"
-        "    try:\n"
-        "        main(argv)\n"
-        "    except SystemExit as e:\n"
-        "        assert e.code == 0, e.code\n"
-        "print('torch' in sys.modules)\n"
-    )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
+    res = run_in_one_process(["evaluate", "--conlleval", str(pred)],
+                             ["evaluate", "--gold", str(pred), "--pred", str(pred)])
     assert "PER\t100.00\t50.00\t66.67\t2" in res.stdout  # John found, Mary missed
     assert res.stdout.strip().splitlines()[-1] == "False"
 
