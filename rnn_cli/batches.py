@@ -77,3 +77,53 @@ class ClassBatch:
         labels = self.labels.to(device) if self.labels is not None else None
         weights = self.weights.to(device) if self.weights is not None else None
         return ClassBatch(self.words.to(device), self.lengths, labels, self.indices, weights)
+
+
+@dataclass
+class TreeBatch:
+    """A mini-batch of trees flattened into one list of N nodes, numbered so that
+    every child comes before its parent. `levels` groups the nodes by height (leaves
+    first), so that a tree encoder computes all nodes of one height at once, over
+    the whole batch, gathering their children's states by index:
+
+        levels[k] = (nodes (M,), children (M, K))   node ids; `children` padded with N,
+                                                    the id of an all-zero state row
+
+    Child order is kept (left before right), which the binary N-ary Tree-LSTM needs;
+    a constituency node with one child has the pad in its second column."""
+
+    words: torch.Tensor  # (N,) long, the word id at each node; 0 (<pad>: a zero vector) where a node has no word
+    levels: list[tuple[torch.Tensor, torch.Tensor]]  # bottom-up, see above
+    roots: torch.Tensor  # (B,) long, the node id of each tree's root
+    tree: torch.Tensor  # (N,) long, the tree (row, 0..B-1) each node belongs to
+    labels: torch.Tensor | None  # (N,) long, each node's label id, -1 where it has none; None: no labels at all
+    indices: list[int]  # each tree's position in the list (or window) it was built from
+
+    @property
+    def size(self) -> int:
+        """B, the number of trees."""
+        return int(self.roots.numel())
+
+    def to(self, device: torch.device | str) -> TreeBatch:
+        labels = self.labels.to(device) if self.labels is not None else None
+        levels = [(n.to(device), c.to(device)) for n, c in self.levels]
+        return TreeBatch(self.words.to(device), levels, self.roots.to(device), self.tree.to(device), labels,
+                         self.indices)
+
+
+@dataclass
+class PairBatch:
+    """Pairs of texts (or trees), the two sides batched alike and row-aligned."""
+
+    first: ClassBatch | TreeBatch  # labels None
+    second: ClassBatch | TreeBatch
+    labels: torch.Tensor | None  # (B,) long class ids, or (B,) float scores for regression
+    indices: list[int]
+
+    @property
+    def size(self) -> int:
+        return len(self.indices)
+
+    def to(self, device: torch.device | str) -> PairBatch:
+        labels = self.labels.to(device) if self.labels is not None else None
+        return PairBatch(self.first.to(device), self.second.to(device), labels, self.indices)

@@ -229,3 +229,39 @@ def classification_scores(gold: list[set[str]], pred: list[set[str]], labels: li
                     matrix[index[a]][index[b]] += 1
         out["confusion"] = {"labels": list(labels), "matrix": matrix}
     return out
+
+
+def _ranks(values: list[float]) -> list[float]:
+    """Ranks from 1, ties given the mean of the ranks they span."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def pearson(x: list[float], y: list[float]) -> float:
+    """Pearson's r (0.0 when either side is constant)."""
+    n = len(x)
+    mx, my = sum(x) / n, sum(y) / n
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    sxx = sum((a - mx) ** 2 for a in x)
+    syy = sum((b - my) ** 2 for b in y)
+    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else 0.0
+
+
+def regression_scores(gold: list[float], pred: list[float]) -> dict[str, Any]:
+    """Pearson's r, Spearman's rho (Pearson's r of the ranks, ties averaged) and the
+    mean squared error of predicted against gold scores."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold items but {len(pred)} predictions")
+    if not gold:
+        raise ValueError("no items to score")
+    return {"items": len(gold), "pearson": pearson(gold, pred), "spearman": pearson(_ranks(gold), _ranks(pred)),
+            "mse": sum((g - p) ** 2 for g, p in zip(gold, pred)) / len(gold), "regression": True}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
+from rnn_cli.data.trees import to_ptb
 from rnn_cli.predict.classifier import ClassPrediction
 
 FORMATS = ("tsv", "jsonl")
@@ -32,13 +33,21 @@ def write_header(p: ClassPrediction, fmt: str, out: TextIO, probs: bool, top_k: 
 
 def write_prediction(p: ClassPrediction, fmt: str, out: TextIO, probs: bool, top_k: int, multi_label: bool) -> None:
     chosen = p.top(top_k) if top_k else [(label, p.probs[label]) for label in p.labels]
+    tree = p.example.tree
     if fmt == "jsonl":
         row: dict = {"text": p.example.text}
-        if multi_label:
+        if p.example.text_pair is not None:
+            row["text_pair"] = p.example.text_pair
+        if p.score is not None:
+            row["score"] = round(p.score, 6)
+        elif multi_label:
             row["labels"] = p.labels
         else:
             row["label"] = p.labels[0]
         row["probs"] = {k: round(v, 6) for k, v in p.probs.items()}
+        if p.nodes is not None and tree is not None:
+            row["nodes"] = [{"text": " ".join(tree.words[a:b]), "label": label}
+                            for (a, b), label in zip(tree.spans(), p.nodes)]
         if top_k:
             row["top_k"] = [{"label": k, "prob": round(v, 6)} for k, v in chosen]
         kept, names = p.example.fields, p.example.columns
@@ -48,11 +57,18 @@ def write_prediction(p: ClassPrediction, fmt: str, out: TextIO, probs: bool, top
             row["attention"] = [{"token": t, "weight": round(w, 6)} for t, w in zip(p.tokens, p.attention)]
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return
-    if top_k:
+    if p.score is not None:
+        fields = [f"{p.score:.4f}"]
+    elif top_k:
         fields = [f"{k}\t{v:.4f}" if probs else k for k, v in chosen]
     else:
         fields = [",".join(k for k, _ in chosen)]
         if probs:
             fields.append(",".join(f"{v:.4f}" for _, v in chosen))
-    row_fields = p.example.fields if p.example.fields is not None else [p.example.text]
+    if p.example.fields is not None:
+        row_fields = p.example.fields
+    elif p.nodes is not None and tree is not None:
+        row_fields = [to_ptb(tree, p.nodes)]
+    else:
+        row_fields = [p.example.text] + ([p.example.text_pair] if p.example.text_pair is not None else [])
     out.write("\t".join(fields + [_clean(f) for f in row_fields]) + "\n")

@@ -29,6 +29,9 @@ def _format_record(record: dict[str, Any]) -> str:
         for key in ("dev_f1", "dev_accuracy", "dev_macro_f1", "dev_micro_f1"):
             if key in record:
                 parts.append(f"{key.replace('_', ' ')} {100 * record[key]:.2f}")
+        for key in ("dev_pearson", "dev_spearman", "dev_mse"):
+            if key in record:
+                parts.append(f"{key.replace('_', ' ')} {record[key]:.4f}")
         if "dev_threshold" in record:
             parts.append(f"threshold {record['dev_threshold']:.2f}")
     parts.append(f"lr {record['lr']:.4g}")

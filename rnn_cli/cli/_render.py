@@ -79,7 +79,12 @@ def print_conlleval(counts: dict[str, Any]) -> None:
 
 def print_classification(result: dict[str, Any]) -> None:
     """Per-label P/R/F1, the averages and the confusion matrix: a rich table on a
-    terminal, tab-separated lines when piped."""
+    terminal, tab-separated lines when piped. Regression: Pearson, Spearman, MSE."""
+    if result.get("regression"):
+        for key in ("pearson", "spearman", "mse"):
+            sys.stdout.write(f"{key}\t{result[key]:.4f}\n")
+        sys.stdout.write(f"items\t{result['items']}\n")
+        return
     multi = result.get("multi_label", False)
     rows = [(name, f"{100 * e['precision']:.2f}", f"{100 * e['recall']:.2f}", f"{100 * e['f1']:.2f}",
              str(e["support"])) for name, e in sorted(result["labels"].items())]

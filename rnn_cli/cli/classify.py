@@ -31,6 +31,9 @@ def command(
                               "chosen label(s))."),
     explain: bool = typer.Option(False, "--explain", help="JSONL: add each token's attention weight "
                                  "(models trained with --pooling attention)."),
+    all_nodes: bool = typer.Option(False, "--all-nodes", help="Tree-LSTM models: label every node (phrase) of "
+                                   "each tree, not only the root: TSV writes the tree in brackets with the "
+                                   "predicted labels, JSONL a \"nodes\" list."),
     batch_size: int = typer.Option(64, help="Items per batch."),
     encoding: str = typer.Option("utf-8", metavar="ENCODING", help="Text encoding of the input."),
     device: DeviceOpt = "auto",  # type: ignore[assignment]
@@ -43,8 +46,11 @@ def command(
     tsv: label<TAB>text (label<TAB>prob<TAB>text with --probs; several labels of a
     multi-label model joined by commas; --top-k K: K label[<TAB>prob] fields); for
     tab-separated input read as columns, the row's columns instead of the text, under
-    a header row when the input has one.
-    jsonl: {"text", "label" or "labels", "probs": {label: p}, "top_k", "columns", "attention"}.
+    a header row when the input has one. A regression model writes its score as the
+    label; a pair model writes both texts; trees are written as their words (with
+    --all-nodes: as trees with the predicted label on every node).
+    jsonl: {"text", "text_pair", "label" or "labels" or "score", "probs": {label: p}, "top_k", "columns",
+    "attention", "nodes"}.
     """
     from rnn_cli.cli._cls_format import FORMATS, write_header, write_prediction
     from rnn_cli.data.cls_detect import FORMATS as INPUTS
@@ -61,6 +67,8 @@ def command(
         raise ConfigError("--batch-size must be >= 1")
     if top_k < 0:
         raise ConfigError("--top-k must be >= 0 (0: off)")
+    if all_nodes and explain:
+        raise ConfigError("--all-nodes and --explain: choose one")
     if explain and output_format != "jsonl":
         raise ConfigError("--explain writes attention weights in JSONL; add --format jsonl")
     set_threads(threads)
@@ -69,15 +77,25 @@ def command(
     if explain and not getattr(loaded.model, "explains", True):
         raise ConfigError("--explain needs the model file from train-classifier: an exported or int8 network "
                           "gives no attention weights")
-    if explain and loaded.model.config.pooling != "attention":
-        raise ConfigError(f"--explain: {model} pools with '{loaded.model.config.pooling}', not attention")
+    mcfg = loaded.model.config
+    if explain and (mcfg.encoder != "rnn" or mcfg.pair):
+        raise ConfigError(f"--explain shows attention over tokens: {model} is a "
+                          f"{'pair model' if mcfg.pair else 'Tree-LSTM'}")
+    if explain and mcfg.pooling != "attention":
+        raise ConfigError(f"--explain: {model} pools with '{mcfg.pooling}', not attention")
+    if all_nodes and (mcfg.encoder != "tree-lstm" or mcfg.pair):
+        raise ConfigError(f"--all-nodes labels the nodes of trees: {model} is not a Tree-LSTM classifier of "
+                          "single trees")
+    if mcfg.regression and (top_k or probs):
+        raise ConfigError(f"{model} predicts a score (regression): --top-k and --probs do not apply")
     cfg = loaded.config
     detection = detect_input(loaded, data, input_format, encoding, text_column=text_column)
     if detection.ambiguous:
         warn(detection.note(display_name(data)))
     examples = read_input(loaded, data, detection, encoding)
     count = 0
-    for p in predict(loaded, examples, batch_size, dev, explain=explain):
+    for p in predict(loaded, examples, batch_size, dev, explain=explain, nodes=all_nodes,
+                     source=display_name(data)):
         if count == 0:
             write_header(p, output_format, sys.stdout, probs, top_k)
         write_prediction(p, output_format, sys.stdout, probs, top_k, loaded.model.config.multi_label)

@@ -8,6 +8,12 @@ Formats, one item per line (blank lines are skipped):
 - jsonl: `{"text": "...", "label": "x"}` or `{"text": "...", "labels": ["x", "y"]}`.
 - label-text: `label text...`: the first word is the label (SST, TREC).
 - text: the whole line is the text (prediction input only).
+- ptb-trees: a PTB-bracketed tree per line, `(label (label word) ...)`; the item is
+  the sentence, its label the root's; every node keeps its label (`Example.tree`).
+- conllu: CoNLL-U sentences as dependency trees (the HEAD column), the label in a
+  `# label = X` comment.
+Pairs (`pair_column`; JSONL `text_pair`) carry a second text; JSONL may give dependency
+trees for both as `heads` / `heads_pair` (1-based, 0 = root, one per whitespace token).
 `auto` decides on the first lines (`cls_detect`), so it works on stdin too.
 Prediction input naming a `text_column` is TSV read as columns: every column is kept
 (`Example.fields`) and written back by `classify`, so ids survive a pipeline."""
@@ -24,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnn_cli.data.cls_detect import FASTTEXT_PREFIX, FORMATS, Detection, detect_class_format
 from rnn_cli.data.text import display_name, iter_lines
+from rnn_cli.data.trees import Tree, read_conllu_trees, read_ptb_trees, tree_from_heads
 from rnn_cli.errors import ConfigError, DataFormatError
 
 if TYPE_CHECKING:
@@ -43,6 +50,9 @@ class Example:
     line: int
     fields: list[str] | None = None  # TSV: the row's columns less its label column (written back by `classify`)
     columns: list[str] | None = None  # the header's names of `fields` (None: no header)
+    tree: Tree | None = None  # ptb-trees, conllu, JSONL with heads: the text's tree
+    text_pair: str | None = None  # pairs: the second text
+    tree_pair: Tree | None = None  # and its tree
 
 
 def tokenize(text: str, tokenizer: str = "whitespace", lowercase: bool = False) -> list[str]:
@@ -61,15 +71,16 @@ def spell(label: str, fmt: str | None) -> str:
 
 
 def read_examples(path: str, fmt: str = "auto", text_column: str | None = None, label_column: str | None = None,
-                  encoding: str = "utf-8", labels: str = "required",
-                  detection: Detection | None = None) -> Iterator[Example]:
+                  encoding: str = "utf-8", labels: str = "required", detection: Detection | None = None,
+                  pair_column: str | None = None) -> Iterator[Example]:
     """Lazily yield the examples of `path` (`-`: stdin).
 
     `labels`: "required" (training and scoring: every line must carry a label),
     "optional" (prediction: a label is read where the format has one), or "ignore".
     `text_column`, `label_column`: TSV columns, by header name or 0-based index; for
     prediction input, a `text_column` reads TSV as columns (no label column).
-    `detection`: the format as already decided (`detect_class_format`), for `fmt`."""
+    `detection`: the format as already decided (`detect_class_format`), for `fmt`.
+    `pair_column`: TSV, the column of a pair's second text."""
     if detection is not None:
         fmt = detection.format
     if fmt not in FORMATS:
@@ -79,6 +90,9 @@ def read_examples(path: str, fmt: str = "auto", text_column: str | None = None, 
         detection = detect_class_format(path, fmt, encoding, labels == "required", text_column=text_column,
                                         label_column=label_column)
         fmt = detection.format
+    if fmt in ("ptb-trees", "conllu"):
+        yield from _read_trees(path, fmt, encoding, labels)
+        return
     lines = ((n, t) for n, t in iter_lines(path, encoding) if t.strip())
     first = next(lines, None)
     if first is None:
@@ -88,7 +102,7 @@ def read_examples(path: str, fmt: str = "auto", text_column: str | None = None, 
     rows = itertools.chain([first], lines)
     want = labels != "ignore"
     if fmt == "tsv":
-        yield from _read_tsv(name, rows, text_column, label_column, labels)
+        yield from _read_tsv(name, rows, text_column, label_column, labels, pair_column)
     elif fmt == "fasttext":
         for n, line in rows:
             words = line.split()
@@ -113,6 +127,20 @@ def read_examples(path: str, fmt: str = "auto", text_column: str | None = None, 
             yield Example(line, None, n)
 
 
+def _read_trees(path: str, fmt: str, encoding: str, labels: str) -> Iterator[Example]:
+    want = labels != "ignore"
+    if fmt == "ptb-trees":
+        for tree in read_ptb_trees(path, encoding):
+            label = tree.labels[tree.root]
+            yield Example(" ".join(tree.words), [label] if want and label is not None else None, tree.line, tree=tree)
+        return
+    for tree, label in read_conllu_trees(path, encoding):
+        if label is None and labels == "required":
+            raise DataFormatError(display_name(path), tree.line, "no label: a CoNLL-U sentence to classify carries "
+                                  "it in a `# label = X` comment")
+        yield Example(" ".join(tree.words), [label] if want and label is not None else None, tree.line, tree=tree)
+
+
 def _no_labels(name: str, detection: Detection | None) -> DataFormatError:
     if detection is None or not detection.hint:
         return DataFormatError(name, None, "plain text has no labels; choose a labelled format with --input-format "
@@ -132,7 +160,7 @@ def _column(spec: str, header: list[str] | None, option: str) -> int:
 
 
 def _read_tsv(name: str, rows: Iterator[tuple[int, str]], text_column: str | None, label_column: str | None,
-              labels: str) -> Iterator[Example]:
+              labels: str, pair_column: str | None = None) -> Iterator[Example]:
     first_n, first = next(rows)
     header: list[str] | None = first.split("\t")
     assert header is not None
@@ -140,7 +168,8 @@ def _read_tsv(name: str, rows: Iterator[tuple[int, str]], text_column: str | Non
     if text_column is None and label_column is None and not {"text", "label"} <= set(header):
         yield from _read_label_tab_text(name, itertools.chain([(first_n, first)], rows), labels)
         return
-    if all(c is None or c.isdigit() for c in (text_column, label_column)) and not {"text", "label"} <= set(header):
+    if all(c is None or c.isdigit() for c in (text_column, label_column, pair_column)) and \
+            not {"text", "label"} <= set(header):
         header, rows = None, itertools.chain([(first_n, first)], rows)  # columns by index: no header
     if header is not None and text_column is None and "text" not in header:
         raise DataFormatError(name, first_n, f"header has no column 'text' (columns: {', '.join(header)})")
@@ -157,8 +186,11 @@ def _read_tsv(name: str, rows: Iterator[tuple[int, str]], text_column: str | Non
             raise DataFormatError(name, first_n, where)
     if li == ti:
         raise ConfigError(f"the text and label columns are the same ({ti})")
+    pi = _column(pair_column, header, "--pair-column") if pair_column is not None else None
+    if pi is not None and pi in (ti, li):
+        raise ConfigError(f"--pair-column is the {'text' if pi == ti else 'label'} column ({pi})")
     names = [c for j, c in enumerate(header) if j != li] if header is not None else None
-    need = max(ti, li if li is not None else 0) + 1
+    need = max(ti, li if li is not None else 0, pi if pi is not None else 0) + 1
     for n, line in rows:
         cols = line.split("\t")
         if header is not None and len(cols) != len(header):
@@ -169,7 +201,7 @@ def _read_tsv(name: str, rows: Iterator[tuple[int, str]], text_column: str | Non
         if labels == "required" and not label:
             raise DataFormatError(name, n, "empty label")
         yield Example(cols[ti], [label] if label and labels != "ignore" else None, n,
-                      [c for j, c in enumerate(cols) if j != li], names)
+                      [c for j, c in enumerate(cols) if j != li], names, text_pair=cols[pi] if pi is not None else None)
 
 
 def _read_label_tab_text(name: str, rows: Iterator[tuple[int, str]], labels: str) -> Iterator[Example]:
@@ -206,14 +238,31 @@ def _json_example(name: str, n: int, line: str, labels: str) -> Example:
         found = [str(v) for v in value]
     elif "label" in obj:
         value = obj["label"]
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise DataFormatError(name, n, '"label" must be a string')
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise DataFormatError(name, n, '"label" must be a string (or a number)')
         found = [str(value)]
     if found is not None and any(not s.strip() for s in found):
         raise DataFormatError(name, n, "empty label")
     if labels == "required" and not found:
         raise DataFormatError(name, n, 'no label: expected "label" or a non-empty "labels" list')
-    return Example(obj["text"], found if labels != "ignore" else None, n)
+    pair = obj.get("text_pair")
+    if pair is not None and not isinstance(pair, str):
+        raise DataFormatError(name, n, '"text_pair" must be a string')
+    return Example(obj["text"], found if labels != "ignore" else None, n,
+                   tree=_json_tree(name, n, obj, "text", "heads"), text_pair=pair,
+                   tree_pair=_json_tree(name, n, obj, "text_pair", "heads_pair"))
+
+
+def _json_tree(name: str, n: int, obj: dict[str, Any], text_key: str, heads_key: str) -> Tree | None:
+    """The dependency tree of `obj[text_key]` given as `obj[heads_key]`, if any."""
+    heads = obj.get(heads_key)
+    if heads is None:
+        return None
+    if not isinstance(obj.get(text_key), str):
+        raise DataFormatError(name, n, f'"{heads_key}" without a "{text_key}" string')
+    if not isinstance(heads, list) or not all(isinstance(h, int) and not isinstance(h, bool) for h in heads):
+        raise DataFormatError(name, n, f'"{heads_key}" must be a list of integers (1-based heads, 0 = root)')
+    return tree_from_heads(obj[text_key].split(), heads, name, n)
 
 
 @dataclass
@@ -224,26 +273,45 @@ class LabelledSet:
     labels: list[list[str]]
     truncated: int  # items cut at max_length
     detection: Detection | None = None  # the format it was read in, and why
+    pair_tokens: list[list[str]] | None = None  # pairs: the second text's tokens
+
+
+def item_tokens(text: str, tree: Tree | None, c: dict[str, Any]) -> tuple[list[str], bool]:
+    """The tokens of one text (a tree's own words; else tokenised) as the training
+    options `c` say, and whether they were cut at max_length (never a tree's)."""
+    if tree is not None:
+        return ([w.lower() for w in tree.words] if c["lowercase"] else list(tree.words)), False
+    toks = tokenize(text, c["tokenizer"], c["lowercase"])
+    if c["max_length"] and len(toks) > c["max_length"]:
+        return toks[: c["max_length"]], True
+    return toks, False
 
 
 def read_labelled(path: str, cfg: Any, trained: str | None = None, known: Collection[str] = ()) -> LabelledSet:
     """Read, tokenise (as the training options `cfg`, a dataclass or a dict, say) and cut a labelled file.
     `trained`, `known`: the format of the model's training data and its labels (see `judge_class_lines`)."""
+    from rnn_cli.data.tree_items import check_items
+
     c = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
     detection = detect_class_format(path, c["input_format"], c["encoding"], True, trained, known, c["text_column"],
                                     c["label_column"])
     examples = list(read_examples(path, c["input_format"], c["text_column"], c["label_column"], c["encoding"],
-                                  detection=detection))
+                                  detection=detection, pair_column=c.get("pair_column")))
     if not examples:
         raise DataFormatError(display_name(path), None, "file is empty (no labelled items)")
-    tokens, truncated = [], 0
+    examples = check_items(display_name(path), examples, c)
+    tokens, pair_tokens, truncated = [], [], 0
     for e in examples:
-        toks = tokenize(e.text, c["tokenizer"], c["lowercase"])
-        if c["max_length"] and len(toks) > c["max_length"]:
-            toks, truncated = toks[: c["max_length"]], truncated + 1
+        toks, cut = item_tokens(e.text, e.tree, c)
         tokens.append(toks)
+        truncated += cut
+        if c.get("pair"):
+            assert e.text_pair is not None
+            toks, cut = item_tokens(e.text_pair, e.tree_pair, c)
+            pair_tokens.append(toks)
+            truncated += cut
     return LabelledSet(path, examples, tokens, [list(dict.fromkeys(e.labels or [])) for e in examples], truncated,
-                       detection)
+                       detection, pair_tokens if c.get("pair") else None)
 
 
 def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> None:

@@ -7,6 +7,8 @@ The layouts (`classification.py` reads them):
     jsonl       {"text": ..., "label": ...}
     label-text  label text          (SST, TREC, MR-style: the first word is the label)
     text        the whole line is the text (prediction input only)
+    ptb-trees   (label (label word) (label word))   a bracketed tree, labels on the nodes
+    conllu      CoNLL-U rows: 10 tab-separated columns, `#` comments (`# label = X`)
 
 JSON, `__label__` and tabs tell themselves apart at once. `label text` and plain text
 do not: the first word of a sentence looks like a label. Labels form a small closed
@@ -23,6 +25,7 @@ one column (`text_column`), and every column is written back."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 from rnn_cli.data.text import head_lines
 from rnn_cli.errors import ConfigError
 
-FORMATS = ("auto", "tsv", "fasttext", "jsonl", "label-text", "text")
+FORMATS = ("auto", "tsv", "fasttext", "jsonl", "label-text", "text", "ptb-trees", "conllu")
 FASTTEXT_PREFIX = "__label__"
 LOOKAHEAD = 100  # lines read ahead (blank ones not counted) to decide
 DESCRIPTIONS = {
@@ -40,7 +43,10 @@ DESCRIPTIONS = {
     "jsonl": "JSON lines",
     "label-text": "`label text` (the first word is the label)",
     "text": "plain text, one item a line",
+    "ptb-trees": "PTB-bracketed trees",
+    "conllu": "CoNLL-U dependency trees",
 }
+_TREE_START = re.compile(r"\(\s*[^\s()]+\s")
 FORCE = "choose the format with --input-format (tsv, fasttext, jsonl, label-text)"
 
 
@@ -164,6 +170,24 @@ def _header_like(rows: Sequence[Sequence[str]], text: int) -> bool:
     return len(first[text].split()) == 1 and sum(len(r[text].split()) for r in rest) >= 3 * len(rest)
 
 
+def _balanced(lines: Sequence[str]) -> bool:
+    """Do the brackets of `lines` never close more than they opened, and does every
+    tree that closes end its line (no text after it, as in `(see above) text`)?"""
+    depth = 0
+    for line in lines:
+        text = line.rstrip()
+        for i, ch in enumerate(text):
+            depth += (ch == "(") - (ch == ")")
+            if depth < 0 or (depth == 0 and ch == ")" and i != len(text) - 1):
+                return False
+    return True
+
+
+def _conllu(lines: Sequence[str]) -> bool:
+    rows = [line.split("\t") for line in lines if not line.startswith("#")]
+    return bool(rows) and all(len(r) == 10 and r[0].replace("-", "").replace(".", "").isdigit() for r in rows)
+
+
 def judge_class_lines(lines: Sequence[str], labelled: bool, trained: str | None = None,
                       known: Collection[str] = (), text_name: str = "text") -> Detection:
     """The layout of the non-blank `lines` (the start of an input).
@@ -174,6 +198,11 @@ def judge_class_lines(lines: Sequence[str], labelled: bool, trained: str | None 
     if not lines:
         return Detection("text", "empty input")
     first = lines[0].lstrip()
+    if _TREE_START.match(first) and all(_TREE_START.match(line.lstrip()) or line.lstrip().startswith("(")
+                                        for line in lines) and _balanced(lines):
+        return Detection("ptb-trees", "bracketed trees: the first line starts with (label")
+    if _conllu(lines):
+        return Detection("conllu", "CoNLL-U: rows of 10 tab-separated columns with a numeric ID, # comments")
     if first.startswith("{"):
         return Detection("jsonl", "the first line starts with {")
     if first.startswith(FASTTEXT_PREFIX):

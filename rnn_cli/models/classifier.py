@@ -23,8 +23,10 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnn_cli.batches import ClassBatch
 from rnn_cli.models.base import Loss
+from rnn_cli.models.pair import kl_loss, sparse_target
 from rnn_cli.models.pooling import POOLINGS
 from rnn_cli.models.rnn import CELLS, EncoderConfig, RNNEncoder
+from rnn_cli.models.tree_lstm import BinaryTreeLSTM, ChildSumTreeLSTM
 
 
 @dataclass
@@ -42,6 +44,14 @@ class ClassifierConfig:
     multi_label: bool = False
     freeze_embeddings: bool = False
     members: int = 1  # > 1: an ensemble of this many classifiers, probabilities averaged
+    encoder: str = "rnn"  # rnn, or tree-lstm (`tree_classifier.py`)
+    tree_cell: str = "binary"  # tree-lstm: binary (N-ary, N = 2) or child-sum
+    pair: bool = False  # items are pairs of texts (`pair_classifier.py`)
+    pair_hidden_size: int = 50
+    # Labels are the integer scores score_low .. score_low + num_labels - 1, and the
+    # prediction is the expected score (Tai et al. 2015; `pair.py`).
+    regression: bool = False
+    score_low: int = 1
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -53,13 +63,38 @@ class ClassifierConfig:
             raise ValueError("sizes must be >= 1")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"invalid dropout: {self.dropout}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"invalid encoder: {self.encoder!r} (choose from {', '.join(ENCODERS)})")
+        if self.tree_cell not in TREE_CELLS:
+            raise ValueError(f"invalid tree cell: {self.tree_cell!r} (choose from {', '.join(TREE_CELLS)})")
+        if self.regression and self.multi_label:
+            raise ValueError("a regression model is not multi-label")
+        if self.members > 1 and (self.encoder != "rnn" or self.pair or self.regression):
+            raise ValueError("ensembles are of (Bi)RNN classifiers of single texts")
+
+
+ENCODERS = ("rnn", "tree-lstm")
+TREE_CELLS = {"binary": BinaryTreeLSTM, "child-sum": ChildSumTreeLSTM}
+
+
+def output_loss(logits: torch.Tensor, labels: torch.Tensor, config: ClassifierConfig,
+                weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The mean loss of label logits (B, C) against `labels`: cross-entropy for class
+    ids (B,) (`weights` per class), binary cross-entropy for multi-label 0/1 rows
+    (B, C) (`weights` as pos_weight), or for regression, scores (B,), the KL divergence
+    to Tai et al.'s sparse distribution over the integer scores."""
+    if config.regression:
+        return kl_loss(logits, sparse_target(labels, config.score_low, config.num_labels))
+    if config.multi_label:
+        return F.binary_cross_entropy_with_logits(logits, labels, pos_weight=weights)
+    return F.cross_entropy(logits, labels, weight=weights)
 
 
 class Classifier(nn.Module):
     """A `ClassBatch` (words (B, L), lengths (B,)) -> label logits `(B, C)`; `loss` and
     `predict` as every model (`models/base.py`)."""
 
-    def __init__(self, config: ClassifierConfig) -> None:
+    def __init__(self, config: ClassifierConfig, head: bool = True) -> None:
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=0)
@@ -74,8 +109,10 @@ class Classifier(nn.Module):
             layers=config.layers, dropout=config.dropout, bidirectional=config.bidirectional))
         size = self.encoder.output_size
         self.pooling = POOLINGS[config.pooling](size, config)
-        self.output = nn.Linear(size, config.num_labels)
-        self.register_buffer("threshold", torch.tensor(0.5))
+        self.output_size = size
+        if head:  # without: an encoder of texts for a pair model
+            self.output = nn.Linear(size, config.num_labels)
+            self.register_buffer("threshold", torch.tensor(0.5))
 
     def set_pretrained_embeddings(self, weights: torch.Tensor) -> None:
         expected = tuple(self.embedding.weight.shape)
@@ -100,17 +137,10 @@ class Classifier(nn.Module):
         return self.output(self.dropout(pooled))
 
     def loss(self, batch: ClassBatch) -> Loss:
-        """Mean cross-entropy over items (single-label; `batch.weights` per class) or
-        mean binary cross-entropy over items and labels (multi-label; `batch.weights`
-        as pos_weight)."""
+        """The mean loss over items (see `output_loss`)."""
         if batch.labels is None:
             raise ValueError("a classification batch without labels has no loss")
-        logits = self(batch)
-        if self.config.multi_label:
-            value = F.binary_cross_entropy_with_logits(logits, batch.labels, pos_weight=batch.weights)
-        else:
-            value = F.cross_entropy(logits, batch.labels, weight=batch.weights)
-        return Loss(value, batch.words.size(0))
+        return Loss(output_loss(self(batch), batch.labels, self.config, batch.weights), batch.words.size(0))
 
     def predict(self, batch: ClassBatch) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Label probabilities (B, C) (softmax, or a sigmoid per label) and the
@@ -119,6 +149,10 @@ class Classifier(nn.Module):
         logits = self.output(self.dropout(pooled))  # (B, C)
         probs = logits.sigmoid() if self.config.multi_label else logits.softmax(1)
         return probs, attention
+
+    def sentence_vectors(self, batch: ClassBatch) -> torch.Tensor:
+        """One vector per text (B, D), for a pair model."""
+        return self.encode(batch)[0]
 
     def decide(self, probs: torch.Tensor, threshold: float | None = None) -> torch.Tensor:
         """Chosen labels as a (B, C) bool matrix: the top label, or for a multi-label
@@ -163,6 +197,14 @@ class ClassifierEnsemble(nn.Module):
     decide = Classifier.decide
 
 
-def build_classifier(config: ClassifierConfig) -> Classifier | ClassifierEnsemble:
-    """A single classifier, or an ensemble when `config.members > 1`."""
+def build_classifier(config: ClassifierConfig) -> nn.Module:
+    """The model `config` describes: a pair model, a Tree-LSTM classifier, an
+    ensemble (`config.members > 1`) or a single (Bi)RNN classifier."""
+    from rnn_cli.models.pair_classifier import PairClassifier
+    from rnn_cli.models.tree_classifier import TreeClassifier
+
+    if config.pair:
+        return PairClassifier(config)
+    if config.encoder == "tree-lstm":
+        return TreeClassifier(config)
     return ClassifierEnsemble(config) if config.members > 1 else Classifier(config)

@@ -65,5 +65,5 @@ def open_model(path: str, task: str, device: torch.device, payload: dict[str, An
             from rnn_cli.errors import ConfigError
 
             raise ConfigError(f"--quantize {quantize} runs on the CPU (add --device cpu)")
-        model = quantized(model, payload)
+        model = quantized(model, payload, path)
     return model.to(device), payload

@@ -14,17 +14,23 @@ from rnn_cli.data.classification import (
     Example,
     LabelledSet,
     check_labels,
+    item_tokens,
     read_examples,
     read_labelled,
     spell,
     tokenize,
 )
-from rnn_cli.data.cls_batching import ClassVocabs, prediction_batches
+from rnn_cli.data.cls_batching import ClassVocabs
 from rnn_cli.data.cls_detect import Detection, detect_class_format
+from rnn_cli.data.item_batching import BatchSpec, Item, Side, item_batches, labelled_items
 from rnn_cli.data.text import display_name
-from rnn_cli.errors import CheckpointError
-from rnn_cli.metrics import classification_scores
+from rnn_cli.data.tree_batching import max_children
+from rnn_cli.data.tree_items import TREE_SOURCES
+from rnn_cli.data.trees import parse_ptb
+from rnn_cli.errors import CheckpointError, DataFormatError
+from rnn_cli.metrics import classification_scores, regression_scores
 from rnn_cli.models.classifier import Classifier, ClassifierEnsemble
+from rnn_cli.models.pair import expected_score
 from rnn_cli.models.scored import ScoredClassifier
 from rnn_cli.predict import open_model
 
@@ -47,16 +53,25 @@ class LoadedClassifier:
         (`.probs`), labels spelled as in the training data."""
         return self.classify_many([text])[0]
 
-    def classify_many(self, texts: Iterable[str], batch_size: int = 64,
+    def classify_many(self, texts: Iterable[str | tuple[str, str]], batch_size: int = 64,
                       explain: bool = False) -> list[ClassPrediction]:
         """A `ClassPrediction` per text, in order (`explain`: attention weights per
-        token, for models trained with attention pooling)."""
+        token, for models trained with attention pooling). A pair model takes
+        `(text, text_pair)` tuples; a Tree-LSTM, PTB-bracketed trees (`.score` holds
+        a regression model's prediction)."""
         examples = []
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise ValueError(f"text {i + 1}: expected a string, got {type(text).__name__}")
-            examples.append(Example(text, None, i + 1))
-        return list(predict(self, examples, batch_size, self.device, explain=explain))
+        spec = self.spec
+        for i, item in enumerate(texts):
+            text, pair = item if spec.pair and isinstance(item, tuple) and len(item) == 2 else (item, None)
+            if not isinstance(text, str) or (spec.pair and not isinstance(pair, str)):
+                want = "a (text, text_pair) tuple of strings" if spec.pair else "a string"
+                raise ValueError(f"text {i + 1}: expected {want}, got {type(item).__name__}")
+            tree, tree_pair = None, None
+            if spec.trees:
+                tree = parse_ptb(text, "<text>", i + 1)
+                tree_pair = parse_ptb(pair, "<text_pair>", i + 1) if pair is not None else None
+            examples.append(Example(text, None, i + 1, tree=tree, text_pair=pair, tree_pair=tree_pair))
+        return list(predict(self, examples, batch_size, self.device, explain=explain, source="<text>"))
 
     def tokens(self, text: str) -> list[str]:
         """Tokenise as in training, cut at the training `max_length` (0: no limit)."""
@@ -66,6 +81,31 @@ class LoadedClassifier:
             self.truncated += 1
             return toks[:limit]
         return toks
+
+    @property
+    def spec(self) -> BatchSpec:
+        return BatchSpec.of(self.model.config)
+
+    def item(self, e: Example, source: str = "<input>") -> Item:
+        """An example as the model reads it: tokens (and tree) of its text, and of its
+        second text for a pair model; an example that lacks what the model needs is
+        reported with its line."""
+        spec = self.spec
+        if spec.pair and e.text_pair is None:
+            raise DataFormatError(source, e.line, "no second text: a pair model reads TSV with --pair-column, or "
+                                  "JSONL with \"text_pair\"")
+        sides = [(e.text, e.tree)] + ([(e.text_pair, e.tree_pair)] if spec.pair else [])
+        out = []
+        for text, tree in sides:
+            if spec.trees and tree is None:
+                raise DataFormatError(source, e.line, f"no tree: a Tree-LSTM reads {TREE_SOURCES}")
+            if tree is not None and spec.arity is not None and max_children(tree) > spec.arity:
+                raise DataFormatError(source, e.line, f"a node with {max_children(tree)} children: this model's "
+                                      "binary Tree-LSTM reads binarised trees")
+            toks, cut = item_tokens(text or "", tree if spec.trees else None, self.config)
+            self.truncated += cut
+            out.append(Side(toks, tree if spec.trees else None))
+        return out[0], (out[1] if spec.pair else None)
 
 
 def load_classifier(path: str, device: torch.device, payload: dict[str, Any] | None = None,
@@ -99,7 +139,8 @@ def read_input(loaded: LoadedClassifier, path: str, detection: Detection, encodi
     text_column = detection.text_column
     if text_column is None and detection.format == "tsv" and cfg.get("text_column"):
         text_column = cfg["text_column"]  # TSV named as in training: read as columns
-    return read_examples(path, text_column=text_column, encoding=encoding, labels="ignore", detection=detection)
+    return read_examples(path, text_column=text_column, encoding=encoding, labels="ignore", detection=detection,
+                         pair_column=cfg.get("pair_column") if detection.format == "tsv" else None)
 
 
 @dataclass
@@ -109,6 +150,8 @@ class ClassPrediction:
     labels: list[str]  # the chosen label(s), most probable first
     probs: dict[str, float]  # every label's probability
     attention: list[float] | None = None  # per token (attention pooling, when asked for)
+    score: float | None = None  # regression: the predicted score (the expectation over `probs`' scores)
+    nodes: list[str] | None = None  # trees, when asked for: each node's predicted label (node order)
 
     @property
     def label(self) -> str:
@@ -120,14 +163,14 @@ class ClassPrediction:
 
 
 @torch.inference_mode()
-def probabilities(loaded: LoadedClassifier, items: Sequence[Sequence[str]], batch_size: int,
+def probabilities(loaded: LoadedClassifier, items: Sequence[Item], batch_size: int,
                   device: torch.device) -> torch.Tensor:
-    """(N, C) label probabilities of tokenised items, in order."""
+    """(N, C) label probabilities of items (`LoadedClassifier.item`), in order."""
     model = loaded.model
     model.eval()
     out = torch.zeros(len(items), len(loaded.vocabs.labels))
     start = 0
-    for window, batches in prediction_batches(((None, t) for t in items), loaded.vocabs, batch_size):
+    for window, batches in item_batches(((None, t) for t in items), loaded.vocabs, batch_size, loaded.spec):
         for batch in batches:
             b = batch.to(device)
             probs, _ = model.predict(b)
@@ -136,29 +179,44 @@ def probabilities(loaded: LoadedClassifier, items: Sequence[Sequence[str]], batc
     return out
 
 
+def _node_labels(model: Any, batch: Any, labels: list[str]) -> list[list[str]]:
+    """Each tree's nodes' predicted labels (node order)."""
+    best = model.predict_nodes(batch).argmax(-1).cpu().tolist()
+    tree = batch.tree.cpu().tolist()
+    out: list[list[str]] = [[] for _ in batch.indices]
+    for node, row in enumerate(tree):  # nodes are grouped by tree, in order
+        out[row].append(labels[best[node]])
+    return out
+
+
 @torch.inference_mode()
 def predict(loaded: LoadedClassifier, examples: Iterable[Example], batch_size: int, device: torch.device,
-            explain: bool = False) -> Iterator[ClassPrediction]:
-    """Yield a `ClassPrediction` per example in input order, a window at a time."""
+            explain: bool = False, nodes: bool = False, source: str = "<input>") -> Iterator[ClassPrediction]:
+    """Yield a `ClassPrediction` per example in input order, a window at a time
+    (`nodes`: with every tree node's label; `source`: the input's name, for errors)."""
     model = loaded.model
     labels = [spell(label, loaded.vocabs.train_format) for label in loaded.vocabs.labels.itos]  # as in training
+    regression = model.config.regression
     model.eval()
-    pairs = ((e, loaded.tokens(e.text)) for e in examples)
-    for window, batches in prediction_batches(pairs, loaded.vocabs, batch_size):
+    pairs = ((e, loaded.item(e, source)) for e in examples)
+    for window, batches in item_batches(pairs, loaded.vocabs, batch_size, loaded.spec):
         results: list[ClassPrediction | None] = [None] * len(window)
         for batch in batches:
             b = batch.to(device)
             probs, attention = model.predict(b)
             chosen = model.decide(probs).cpu().tolist()
+            scores = expected_score(probs, model.config.score_low).tolist() if regression else None
             probs_list = probs.float().cpu().tolist()
             att = attention.float().cpu().tolist() if (explain and attention is not None) else None
+            node_labels = _node_labels(model, b, labels) if nodes else None
             for j, i in enumerate(b.indices):
-                example, tokens = window[i]
+                example, (first, _) = window[i]
                 row = probs_list[j]
                 picked = sorted((c for c, on in enumerate(chosen[j]) if on), key=lambda c: -row[c])
                 results[i] = ClassPrediction(
-                    example, list(tokens), [labels[c] for c in picked], dict(zip(labels, row)),
-                    att[j][: len(tokens)] if att is not None else None)
+                    example, list(first.tokens), [labels[c] for c in picked], dict(zip(labels, row)),
+                    att[j][: len(first.tokens)] if att is not None else None,
+                    scores[j] if scores is not None else None, node_labels[j] if node_labels is not None else None)
         for result in results:
             assert result is not None
             yield result
@@ -169,7 +227,10 @@ def score_classifier(loaded: LoadedClassifier, data: LabelledSet, batch_size: in
     """Scores of `data`; with `tune_threshold` (multi-label), first set the model's
     threshold to the grid value that maximises `metric` on `data`."""
     model, labels = loaded.model, loaded.vocabs.labels.itos
-    probs = probabilities(loaded, data.tokens, batch_size, device)
+    probs = probabilities(loaded, labelled_items(data, loaded.spec), batch_size, device)
+    if model.config.regression:
+        gold_scores = [float(g[0]) for g in data.labels]
+        return regression_scores(gold_scores, expected_score(probs, model.config.score_low).tolist())
     gold = [set(g) for g in data.labels]
     multi = model.config.multi_label
 
@@ -212,5 +273,6 @@ def evaluate_classifier_file(loaded: LoadedClassifier, path: str, device: torch.
     data = read_labelled(path, cfg, loaded.vocabs.train_format, set(loaded.vocabs.labels.itos))
     if on_note is not None and data.detection is not None and data.detection.ambiguous:
         on_note(data.detection.note(display_name(path)))
-    check_labels(data, loaded.vocabs, loaded.model.config.multi_label)
+    if not loaded.model.config.regression:
+        check_labels(data, loaded.vocabs, loaded.model.config.multi_label)
     return {"file": path, **score_classifier(loaded, data, batch_size, device)}

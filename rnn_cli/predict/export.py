@@ -93,6 +93,7 @@ def export_model(path: str, out: str, runtime: str = "torchscript", quantize: st
     if is_exported(path) or onnx_export(path):
         raise ConfigError(f"{path}: is an exported network; export from the model file that train-* wrote")
     payload = checkpoint.load(path)
+    check_portable(payload, path, "export")
     model, _ = checkpoint.build_model(payload, path)
     task = payload["task"]
     if runtime == "onnx" and payload["config"].get("cell") in SRU_CELLS:
@@ -260,8 +261,18 @@ def _native_notices_dropped(active: bool) -> Iterator[None]:
                     sys.stderr.write(line)
 
 
-def quantized(model: torch.nn.Module, payload: dict[str, Any]) -> torch.nn.Module:
+def check_portable(payload: dict[str, Any], path: str, what: str) -> None:
+    """Tree-LSTM and pair classifiers have no portable network (yet): refuse `what`."""
+    config = payload.get("config", {})
+    if payload.get("task") == "classifier" and (config.get("encoder", "rnn") != "rnn" or config.get("pair")):
+        kind = "a sentence-pair model" if config.get("pair") else "a Tree-LSTM classifier"
+        raise ConfigError(f"{path}: {what} takes language models, taggers and (Bi)RNN classifiers of single texts, "
+                          f"not {kind}; run it from its model file")
+
+
+def quantized(model: torch.nn.Module, payload: dict[str, Any], path: str = "model") -> torch.nn.Module:
     """An int8 copy of a trained model (on the CPU), wrapped in the zoo's protocol."""
+    check_portable(payload, path, "--quantize int8")
     net = int8(portable(model))
     task = payload["task"]
     if task == "tagger":

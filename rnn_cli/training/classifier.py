@@ -16,12 +16,15 @@ from typing import Any
 
 import torch
 
-from rnn_cli.batches import ClassBatch
+from rnn_cli.batches import ClassBatch, PairBatch, TreeBatch
 from rnn_cli.config import to_dict
 from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.classification import LabelledSet, check_labels, read_labelled
-from rnn_cli.data.cls_batching import ClassVocabs, build_class_vocabs, encode_batch
+from rnn_cli.data.cls_batching import ClassVocabs, build_class_vocabs
+from rnn_cli.data.item_batching import BatchSpec, encode_items, item_size, labelled_items
 from rnn_cli.data.text import display_name
+from rnn_cli.data.tree_items import phrase_items
+from rnn_cli.data.vocab import Vocab
 from rnn_cli.errors import DataFormatError
 from rnn_cli.models.classifier import ClassifierConfig, build_classifier
 from rnn_cli.predict.classifier import LoadedClassifier, score_classifier
@@ -30,6 +33,7 @@ from rnn_cli.training.configs import TrainClassifierConfig
 from rnn_cli.training.distributed import Dist
 from rnn_cli.training.events import Info
 from rnn_cli.training.loop import Event, Task, resume_or_start, run_epochs, sharded
+from rnn_cli.training.structure import label_rows, resolve_structure, score_range, word_dropout
 
 
 def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> torch.Tensor:
@@ -43,6 +47,11 @@ def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) ->
     return n / (len(c) * c.clamp(min=1))
 
 
+def _all_tokens(data: LabelledSet) -> Iterator[list[str]]:
+    yield from data.tokens
+    yield from data.pair_tokens or []
+
+
 def _prepare(cfg: TrainClassifierConfig, train: str, dev: str, test: str | None,
              vocab_dict: dict[str, list[str]] | None) -> tuple[Any, ...]:
     train_d = read_labelled(train, cfg)
@@ -51,14 +60,18 @@ def _prepare(cfg: TrainClassifierConfig, train: str, dev: str, test: str | None,
     known = {label for labels in train_d.labels for label in labels}
     dev_d = read_labelled(dev, cfg, fmt, known)
     test_d = read_labelled(test, cfg, fmt, known) if test else None
+    cfg = resolve_structure(cfg, train_d)
+    if cfg.phrases and cfg.encoder == "rnn" and not cfg.pair:
+        train_d = phrase_items(train_d, cfg.lowercase)
     several = next((e for e, ls in zip(train_d.examples, train_d.labels) if len(ls) > 1), None)
     if cfg.multi_label == "auto":
-        cfg = replace(cfg, multi_label="yes" if several else "no")
-    elif cfg.multi_label == "no" and several is not None:
-        raise DataFormatError(display_name(train), several.line, "several labels, but --multi-label no was given")
+        cfg = replace(cfg, multi_label="yes" if several and not cfg.regression else "no")
+    if cfg.multi_label == "no" and several is not None:
+        what = "--regression takes one score an item" if cfg.regression else "--multi-label no was given"
+        raise DataFormatError(display_name(train), several.line, f"several labels, but {what}")
     multi = cfg.multi_label == "yes"
     if cfg.metric == "auto":
-        cfg = replace(cfg, metric="micro-f1" if multi else "accuracy")
+        cfg = replace(cfg, metric="pearson" if cfg.regression else "micro-f1" if multi else "accuracy")
     vectors, matrix, found = None, None, 0
     if cfg.embeddings and vocab_dict is None:
         from rnn_cli.data.embeddings import extend_vocab_with_pretrained, load_vectors
@@ -69,12 +82,14 @@ def _prepare(cfg: TrainClassifierConfig, train: str, dev: str, test: str | None,
     else:
         extra: list[str] = []
         if vectors is not None:
-            counts = Counter(w for toks in train_d.tokens for w in toks)
-            others = (w for d in (dev_d, test_d) if d is not None for toks in d.tokens for w in toks)
+            counts = Counter(w for toks in _all_tokens(train_d) for w in toks)
+            others = (w for d in (dev_d, test_d) if d is not None for toks in _all_tokens(d) for w in toks)
             extra = extend_vocab_with_pretrained(counts, others, vectors)
-        vocabs = build_class_vocabs(train_d.tokens, train_d.labels, cfg.min_freq, extra, fmt)
+        vocabs = build_class_vocabs(_all_tokens(train_d), label_rows(train_d, cfg), cfg.min_freq, extra, fmt)
+        if cfg.regression:  # the integer scores in numeric order
+            vocabs = replace(vocabs, labels=Vocab(score_range(train_d), unk=None))
     for d in (dev_d, test_d):
-        if d is not None:
+        if d is not None and not cfg.regression:
             check_labels(d, vocabs, multi)
     if vectors is not None:
         from rnn_cli.data.embeddings import build_embedding_matrix
@@ -108,11 +123,15 @@ def train_classifier(
             yield Info(d.detection.note(display_name(d.path)))
     if state is None:
         counts = Counter(label for labels in train_d.labels for label in labels)
-        yield Info(f"{display_name(train)}: {len(train_d.examples):,} items ({vocabs.train_format}), "
-                   f"{sum(map(len, train_d.tokens)):,} tokens, "
-                   f"{len(vocabs.labels)} labels ({'multi-label' if multi else 'single-label'}; most frequent "
-                   f"'{counts.most_common(1)[0][0]}' {100 * counts.most_common(1)[0][1] / len(train_d.labels):.1f}%), "
-                   f"vocabulary {len(vocabs.words):,}")
+        if cfg.regression:
+            labels_note = f"scores from {vocabs.labels.itos[0]} to {vocabs.labels.itos[-1]} (regression)"
+        else:
+            top, n = counts.most_common(1)[0]
+            labels_note = (f"{len(vocabs.labels)} labels ({'multi-label' if multi else 'single-label'}; most "
+                           f"frequent '{top}' {100 * n / len(train_d.labels):.1f}%)")
+        kind = "pairs" if cfg.pair else "trees" if cfg.encoder == "tree-lstm" else "items"
+        yield Info(f"{display_name(train)}: {len(train_d.examples):,} {kind} ({vocabs.train_format}), "
+                   f"{sum(map(len, _all_tokens(train_d))):,} tokens, {labels_note}, vocabulary {len(vocabs.words):,}")
         for d in (train_d, dev_d, test_d):
             if d is not None and d.truncated:
                 yield Info(f"{d.path}: {d.truncated:,} item(s) longer than --max-length {cfg.max_length} "
@@ -124,27 +143,31 @@ def train_classifier(
         vocab_size=len(vocabs.words), num_labels=len(vocabs.labels), embedding_size=cfg.embedding_size,
         cell=cfg.cell, hidden_size=cfg.hidden_size, layers=cfg.layers, bidirectional=cfg.bidirectional,
         pooling=cfg.pooling, attention_size=cfg.attention_size, dropout=cfg.dropout, multi_label=multi,
-        freeze_embeddings=cfg.freeze_embeddings, members=cfg.ensemble)
+        freeze_embeddings=cfg.freeze_embeddings, members=cfg.ensemble, encoder=cfg.encoder,
+        tree_cell=cfg.tree_cell if cfg.tree_cell != "auto" else "binary", pair=cfg.pair,
+        pair_hidden_size=cfg.pair_hidden_size, regression=cfg.regression,
+        score_low=int(vocabs.labels.itos[0]) if cfg.regression else 1)
     model = build_classifier(model_cfg).to(device)
     if matrix is not None and state is None:
         model.set_pretrained_embeddings(matrix.to(device))
     weights = _class_weights(train_d, vocabs, multi).to(device) if cfg.class_weights == "auto" else None
+    spec = BatchSpec.of(model_cfg, cfg.phrases)
+    items = labelled_items(train_d, spec)
     train_config = to_dict(cfg)
     loaded = LoadedClassifier(model, vocabs, train_config, {})
 
-    def loss(batch: ClassBatch) -> tuple[torch.Tensor, int]:
-        b = replace(batch.to(device), weights=weights)
+    def loss(batch: ClassBatch | TreeBatch | PairBatch) -> tuple[torch.Tensor, int]:
+        b = batch.to(device)
+        if isinstance(b, ClassBatch):
+            b = replace(b, weights=weights)
         if cfg.word_dropout > 0:
-            # Each real token (index > 1: not <pad>, not already <unk>) is hidden
-            # behind <unk> with probability word_dropout, so the classifier cannot lean
-            # on a few words and the <unk> vector is learned.
-            words = b.words
-            drop = (words > vocabs.words.unk_index) & (torch.rand(words.shape, device=device) < cfg.word_dropout)
-            b = replace(b, words=words.masked_fill(drop, vocabs.words.unk_index))
+            b = word_dropout(b, cfg.word_dropout, vocabs.words.unk_index)
         out = model.loss(b)
         return out.value, out.items
 
     def summary(scores: dict[str, Any], prefix: str) -> dict[str, Any]:
+        if cfg.regression:
+            return {f"{prefix}_{k}": scores[k] for k in ("pearson", "spearman", "mse")}
         out = {f"{prefix}_accuracy": scores["accuracy"], f"{prefix}_macro_f1": scores["macro_f1"]}
         if multi:
             out[f"{prefix}_micro_f1"] = scores["micro"]["f1"]
@@ -158,13 +181,13 @@ def train_classifier(
         assert test_d is not None
         return summary(score_classifier(loaded, test_d, 64, device), "test")
 
-    lengths = [len(t) for t in train_d.tokens]
+    lengths = [item_size(item) for item in items]
     global_batch = cfg.batch_size * dist.world_size
     task = Task(
         task="classifier", model=model, model_config=to_dict(model_cfg), train_config=train_config,
         vocab=vocabs.to_dict(), order=lambda g: length_buckets(lengths, global_batch, g),
-        make_batch=sharded(lambda idx: encode_batch([train_d.tokens[i] for i in idx], vocabs, idx,
-                                                    [train_d.labels[i] for i in idx], multi), dist),
+        make_batch=sharded(lambda idx: encode_items([items[i] for i in idx], vocabs, idx, spec,
+                                                    [train_d.labels[i] for i in idx]), dist),
         loss=loss, evaluate=evaluate, metric="dev_" + cfg.metric.replace("-", "_"), unit="item",
         rate_key="items_per_s", test=score_test if test_d is not None else None, summary={"multi_label": multi})
     yield from run_epochs(task, cfg, out, state, should_stop, device, dist)

@@ -83,6 +83,8 @@ class TrainClassifierConfig(TrainOptions):
     input_format: str = "auto"
     text_column: str | None = None
     label_column: str | None = None
+    pair_column: str | None = None
+    binary: bool = False
     tokenizer: str = "whitespace"
     lowercase: bool = False
     max_length: int = 400
@@ -101,6 +103,12 @@ class TrainClassifierConfig(TrainOptions):
     word_dropout: float = 0.0
     ensemble: int = 1
     multi_label: str = "auto"  # resolved on the training file
+    encoder: str = "rnn"
+    tree_cell: str = "auto"  # resolved on the training trees
+    phrases: bool = True
+    pair: bool = False
+    pair_hidden_size: int = 50
+    regression: bool = False
     class_weights: str = "none"
     metric: str = "auto"  # resolved: accuracy (single-label) or micro-f1 (multi-label)
     epochs: int = 20
@@ -110,6 +118,8 @@ class TrainClassifierConfig(TrainOptions):
 
     OVERRIDES: ClassVar[dict[str, Option]] = {
         "input_format": override("input_format", choices=CLASS_FORMATS,
-                                 help="TSV, fastText, JSONL or `label text` (auto: judged on the first lines)."),
+                                 help="TSV, fastText, JSONL, `label text`, PTB-bracketed trees (one per line, "
+                                 "labels on the nodes) or CoNLL-U (dependency trees; the label in a `# label = X` "
+                                 "comment) (auto: judged on the first lines)."),
         "dropout": override("dropout", help="Dropout on the embeddings, between layers and on the pooled vector."),
     }

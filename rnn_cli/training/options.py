@@ -25,10 +25,12 @@ LEVELS = ("word", "char")
 PRECISIONS = ("fp32", "bf16")
 POOLINGS = ("last", "mean", "max", "attention")
 TAG_FORMATS = ("auto", "conll", "conllu", "text")
-CLASS_FORMATS = ("auto", "tsv", "fasttext", "jsonl", "label-text")
+CLASS_FORMATS = ("auto", "tsv", "fasttext", "jsonl", "label-text", "ptb-trees", "conllu")
+ENCODERS = ("rnn", "tree-lstm")
+TREE_CELLS = ("auto", "child-sum", "binary")
 TOKENIZERS = ("whitespace", "simple")
 VECTOR_FORMATS = ("auto", "glove", "word2vec", "word2vec-binary")
-METRICS = ("auto", "accuracy", "macro-f1", "micro-f1")
+METRICS = ("auto", "accuracy", "macro-f1", "micro-f1", "pearson")
 
 
 def _at_least(n: int) -> tuple[object, str]:
@@ -129,8 +131,30 @@ OPTIONS: dict[str, Option] = {
     "multi_label": _opt("auto (several labels on any training item), yes or no.", MODEL,
                         choices=("auto", "yes", "no")),
     "class_weights": _opt("none, or auto (inverse class frequency).", TRAINING, choices=("none", "auto")),
-    "metric": _opt("Dev metric for early stopping: auto (accuracy; micro-f1 for multi-label).", TRAINING,
-                   choices=METRICS),
+    "metric": _opt("Dev metric for early stopping: auto (accuracy; micro-f1 for multi-label; pearson for "
+                   "--regression).", TRAINING, choices=METRICS),
+    "encoder": _opt("rnn: the (Bi)RNN with pooling; tree-lstm: a Tree-LSTM over each item's parse tree (Tai et al. "
+                    "2015; needs trees: --input-format ptb-trees, conllu, or JSONL with \"heads\").", MODEL,
+                    choices=ENCODERS),
+    "tree_cell": _opt("Tree-LSTM: binary (the N-ary Tree-LSTM for binarised constituency trees, a forget gate per "
+                      "child) or child-sum (any number of children: dependency trees); auto: binary when no "
+                      "training tree has a node with more than two children.", MODEL, choices=TREE_CELLS),
+    "phrases": _opt("ptb-trees: train on every labelled phrase (node) of the training trees, not only on the "
+                    "sentences (roots); dev and test are always scored on the roots.", TRAINING,
+                    flags=("--phrases/--roots-only",)),
+    "binary": _opt("ptb-trees with labels 0-4 (SST): binary sentiment as the published SST-2 split: labels 0-1 "
+                   "become 0, 3-4 become 1, neutral (2) phrases are unlabelled and trees with a neutral root are "
+                   "dropped.", DATA, flags=("--binary",)),
+    "pair": _opt("Items are sentence pairs (TSV: --text-column and --pair-column; JSONL: \"text\" and "
+                 "\"text_pair\"), encoded by one shared encoder and compared as Tai et al. 2015 do (product and "
+                 "absolute difference, then a hidden layer).", MODEL, flags=("--pair",)),
+    "pair_column": _opt("--pair: the TSV column of the second text, by header name or 0-based index.", DATA,
+                        metavar="COLUMN"),
+    "pair_hidden_size": _opt("--pair: units of the hidden layer over the pair's features.", MODEL, _at_least(1)),
+    "regression": _opt("Labels are real scores (e.g. relatedness 1-5): predicted as the expectation of a "
+                       "distribution over the integer scores, trained with KL divergence to the sparse target "
+                       "distribution (Tai et al. 2015); classify prints the score, evaluate Pearson, Spearman "
+                       "and MSE.", MODEL, flags=("--regression",)),
 }
 
 

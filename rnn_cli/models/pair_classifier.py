@@ -1,0 +1,50 @@
+"""Sentence-pair model (Tai et al. 2015, Sec. 4.2): one encoder reads both texts (a
+(Bi)RNN with pooling, or a Tree-LSTM's root state), and a hidden layer over their
+product and absolute difference (`pair.PairHead`) gives label logits. For regression
+(`config.regression`, e.g. SICK relatedness) the labels are the integer scores and
+the prediction is the expected score of the predicted distribution."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rnn_cli.batches import PairBatch
+from rnn_cli.models.base import Loss
+from rnn_cli.models.classifier import Classifier, ClassifierConfig, output_loss
+from rnn_cli.models.pair import PairHead
+from rnn_cli.models.tree_classifier import TreeClassifier
+
+
+class PairClassifier(nn.Module):
+    """A `PairBatch` -> label logits (B, C); `loss` and `predict` as every model."""
+
+
+    def __init__(self, config: ClassifierConfig) -> None:
+        super().__init__()
+        if config.multi_label:
+            raise ValueError("a pair model is single-label")
+        self.config = config
+        encoder = TreeClassifier if config.encoder == "tree-lstm" else Classifier
+        self.sentence = encoder(config, head=False)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = PairHead(self.sentence.output_size, config.pair_hidden_size, config.num_labels)
+        self.register_buffer("threshold", torch.tensor(0.5))
+
+    def set_pretrained_embeddings(self, weights: torch.Tensor) -> None:
+        self.sentence.set_pretrained_embeddings(weights)
+
+    def forward(self, batch: PairBatch) -> torch.Tensor:
+        left = self.dropout(self.sentence.sentence_vectors(batch.first))  # (B, D)
+        right = self.dropout(self.sentence.sentence_vectors(batch.second))
+        return self.head(left, right)
+
+    def loss(self, batch: PairBatch) -> Loss:
+        if batch.labels is None:
+            raise ValueError("a pair batch without labels has no loss")
+        return Loss(output_loss(self(batch), batch.labels, self.config), batch.size)
+
+    def predict(self, batch: PairBatch) -> tuple[torch.Tensor, None]:
+        return self(batch).softmax(-1), None
+
+    decide = Classifier.decide

@@ -1,0 +1,81 @@
+"""The classifier trainer's decisions about the shape of its items: trees, pairs and
+scores. `resolve_structure` checks the options against each other and the training
+data and settles `tree_cell` "auto"; `label_rows` gives the labels the vocabulary is
+built from (every node's, for a Tree-LSTM trained on phrases; the integer scores, in
+order, for regression); `word_dropout` hides tokens of any kind of batch."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import torch
+
+from rnn_cli.batches import ClassBatch, PairBatch, TreeBatch
+from rnn_cli.data.classification import LabelledSet
+from rnn_cli.data.text import display_name
+from rnn_cli.data.tree_batching import max_children
+from rnn_cli.errors import ConfigError, DataFormatError
+from rnn_cli.training.configs import TrainClassifierConfig
+
+
+def resolve_structure(cfg: TrainClassifierConfig, train: LabelledSet) -> TrainClassifierConfig:
+    """`cfg` checked for consistency, with `tree_cell` decided on the training trees."""
+    if cfg.pair_column is not None and not cfg.pair:
+        raise ConfigError("--pair-column names the second text of a pair: add --pair")
+    if cfg.regression and cfg.multi_label == "yes":
+        raise ConfigError("--regression predicts one score an item: not with --multi-label yes")
+    if cfg.regression and cfg.class_weights != "none":
+        raise ConfigError("--class-weights weighs classes: not with --regression")
+    if cfg.regression and not cfg.pair and cfg.encoder == "tree-lstm":
+        raise ConfigError("--regression with --encoder tree-lstm scores sentence pairs: add --pair")
+    if cfg.ensemble > 1 and (cfg.encoder != "rnn" or cfg.pair or cfg.regression):
+        raise ConfigError("--ensemble trains (Bi)RNN classifiers of single texts: not with --encoder tree-lstm, "
+                          "--pair or --regression")
+    if cfg.encoder == "rnn":
+        return cfg
+    if cfg.multi_label == "yes":
+        raise ConfigError("--encoder tree-lstm is single-label: not with --multi-label yes")
+    widest, where = 0, None
+    for e in train.examples:
+        for tree in (e.tree, e.tree_pair):
+            if tree is not None and max_children(tree) > widest:
+                widest, where = max_children(tree), tree.line
+    if cfg.tree_cell == "binary" and widest > 2:
+        raise DataFormatError(display_name(train.path), where, f"a node with {widest} children: --tree-cell binary "
+                              "reads binarised trees (use child-sum)")
+    if cfg.tree_cell == "auto":
+        cfg = replace(cfg, tree_cell="binary" if widest <= 2 else "child-sum")
+    return cfg
+
+
+def score_range(train: LabelledSet) -> list[str]:
+    """Regression: the integer scores from the lowest training score (rounded down)
+    to the highest (rounded up), at least two."""
+    values = [float(row[0]) for row in train.labels]
+    low, high = math.floor(min(values)), math.ceil(max(values))
+    return [str(k) for k in range(low, max(high, low + 1) + 1)]
+
+
+def label_rows(train: LabelledSet, cfg: TrainClassifierConfig) -> list[list[str]]:
+    """The label lists the vocabulary is built from."""
+    if cfg.regression:
+        return [score_range(train)]
+    rows = list(train.labels)
+    if cfg.encoder == "tree-lstm" and cfg.phrases:
+        rows += [[x for x in e.tree.labels if x is not None] for e in train.examples if e.tree is not None]
+    return rows
+
+
+def _drop(words: torch.Tensor, p: float, unk: int) -> torch.Tensor:
+    # Each real token (index > unk: not <pad>, not already <unk>) is hidden behind
+    # <unk> with probability p, so the classifier cannot lean on a few words and the
+    # <unk> vector is learned.
+    return words.masked_fill((words > unk) & (torch.rand(words.shape, device=words.device) < p), unk)
+
+
+def word_dropout(batch: ClassBatch | TreeBatch | PairBatch, p: float,
+                 unk: int) -> ClassBatch | TreeBatch | PairBatch:
+    if isinstance(batch, PairBatch):
+        return replace(batch, first=word_dropout(batch.first, p, unk), second=word_dropout(batch.second, p, unk))
+    return replace(batch, words=_drop(batch.words, p, unk))
