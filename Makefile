@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 DATA   ?= ../shared/data
 RUNS   ?= runs
 
-.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp bench-deploy bench-cells bench-ablation clean
+.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp bench-deploy bench-cells bench-ablation bench-tree clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,11 @@ bench-cells:
 # 3 seeds; hours of CPU: resumable). ABLATION="--epochs 1 --seeds 1" gives a reduced table in about 40 minutes.
 bench-ablation:
 	$(BIN)/python bench/bench_ablation.py --data-dir $(DATA) --out-dir $(RUNS)/bench-ablation --resume $(ABLATION)
+
+# Tai et al. 2015's rows: SST fine / binary (Tree-LSTM and BiLSTM on phrases), SICK relatedness
+# (dependency Tree-LSTM and LSTM), 3 seeds each; TREE= passes options (e.g. TREE="--epochs 2 --seeds 1").
+bench-tree:
+	$(BIN)/python bench/bench_tree.py --data-dir $(DATA) --out-dir $(RUNS)/bench-tree --resume $(TREE)
 
 bench-ddp:
 	$(BIN)/python bench/bench_ddp.py --data-dir $(DATA) --steps 200

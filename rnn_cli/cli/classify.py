@@ -16,9 +16,11 @@ def command(
     model: str = typer.Argument(..., help="A classifier from train-classifier."),
     data: str = typer.Argument("-", help="Texts, one per line: plain, TSV, fastText, JSONL or `label text` "
                                "(- for stdin)."),
-    input_format: str = typer.Option("auto", "--input-format", metavar="auto|text|tsv|fasttext|jsonl|label-text",
-                                     help="auto, text, tsv, fasttext, jsonl or label-text. "
-                                     "auto judges the first lines: plain text unless they hold JSON, __label__ or "
+    input_format: str = typer.Option("auto", "--input-format",
+                                     metavar="auto|text|tsv|fasttext|jsonl|label-text|ptb-trees|conllu",
+                                     help="auto, text, tsv, fasttext, jsonl, label-text, ptb-trees or conllu (trees "
+                                     "for a Tree-LSTM). auto judges the first lines: bracketed trees, CoNLL-U "
+                                     "rows, else plain text unless they hold JSON, __label__ or "
                                      "tabs, or start with the model's labels as its `label text` training data did; "
                                      "tab-separated input is label<TAB>text only if the model was trained on that "
                                      "and the first column holds its labels, else columns (see --text-column)."),

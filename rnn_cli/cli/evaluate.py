@@ -35,7 +35,7 @@ def command(
                                "bio, bioes or plain (tags that are labels of their own, such as POS)."),
     input_format: str = typer.Option("auto", "--input-format", metavar="FORMAT",
                                      help="auto, conll, conllu, text; for classifiers: "
-                                     "auto, tsv, fasttext, jsonl, label-text, text"),
+                                     "auto, tsv, fasttext, jsonl, label-text, text, ptb-trees, conllu"),
     text_column: Optional[str] = typer.Option(None, "--text-column", metavar="COLUMN", help="Classifiers, TSV: the "
                                               "text column, by header name or 0-based index (default: as in "
                                               "training)."),

@@ -46,7 +46,7 @@ DESCRIPTIONS = {
     "ptb-trees": "PTB-bracketed trees",
     "conllu": "CoNLL-U dependency trees",
 }
-_TREE_START = re.compile(r"\(\s*[^\s()]+\s")
+_TREE_START = re.compile(r"\(\s*[^\s()]+(\s|$)")
 FORCE = "choose the format with --input-format (tsv, fasttext, jsonl, label-text)"
 
 

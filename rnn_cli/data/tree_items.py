@@ -15,7 +15,6 @@ import dataclasses
 import math
 from typing import Any
 
-from rnn_cli.data.classification import Example, LabelledSet
 from rnn_cli.data.tree_batching import phrases
 from rnn_cli.errors import DataFormatError
 
@@ -23,7 +22,7 @@ BINARY = {"0": "0", "1": "0", "2": None, "3": "1", "4": "1"}
 TREE_SOURCES = "--input-format ptb-trees, conllu, or JSONL with \"heads\""
 
 
-def _binary(name: str, e: Example) -> Example | None:
+def _binary(name: str, e: Any) -> Any:
     def mapped(label: str) -> str | None:
         if label not in BINARY:
             raise DataFormatError(name, e.line, f"label '{label}': --binary maps SST's labels 0-4")
@@ -38,9 +37,9 @@ def _binary(name: str, e: Example) -> Example | None:
     return dataclasses.replace(e, labels=labels or None, tree=tree)
 
 
-def check_items(name: str, examples: list[Example], c: dict[str, Any]) -> list[Example]:
-    """`examples` as the options `c` (training options, a dict) want them, or the
-    first item they do not fit reported with its line."""
+def check_items(name: str, examples: list[Any], c: dict[str, Any]) -> list[Any]:
+    """`examples` (`classification.Example`s) as the options `c` (training options, a
+    dict) want them, or the first item they do not fit reported with its line."""
     if c.get("binary"):
         examples = [m for m in (_binary(name, e) for e in examples) if m is not None]
         if not examples:
@@ -64,9 +63,10 @@ def check_items(name: str, examples: list[Example], c: dict[str, Any]) -> list[E
     return examples
 
 
-def phrase_items(data: LabelledSet, lowercase: bool) -> LabelledSet:
-    """Every labelled node of every tree as an item (the root last of each tree's);
-    items without a tree are kept as they are."""
+def phrase_items(data: Any, lowercase: bool) -> Any:
+    """Every labelled node of every tree of `data` (a `classification.LabelledSet`) as
+    an item (the root last of each tree's); items without a tree are kept as they are.
+    (Typed loosely: `classification` calls `check_items`, so this module cannot import it.)"""
     examples, tokens, labels = [], [], []
     for e, toks, gold in zip(data.examples, data.tokens, data.labels):
         if e.tree is None:

@@ -2,6 +2,7 @@
 reads files, prints, or knows about the command line. Every model answers
 `loss(batch) -> Loss` and `predict(batch)` (see `base.py`)."""
 
+from rnn_cli.models import classifiers
 from rnn_cli.models.base import Loss, Model
 from rnn_cli.models.classifier import Classifier, ClassifierConfig, ClassifierEnsemble, build_classifier
 from rnn_cli.models.lm import RNNLM, LMConfig
@@ -13,7 +14,7 @@ from rnn_cli.models.tagger import DECODERS, TagDecoding, Tagger, TaggerConfig
 MODELS = {
     "lm": (LMConfig, RNNLM),
     "tagger": (TaggerConfig, Tagger),
-    "classifier": (ClassifierConfig, build_classifier),
+    "classifier": (ClassifierConfig, classifiers.build),
 }
 
 __all__ = ["CELLS", "DECODERS", "MODELS", "POOLINGS", "Classifier", "ClassifierConfig", "ClassifierEnsemble",

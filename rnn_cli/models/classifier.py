@@ -26,7 +26,6 @@ from rnn_cli.models.base import Loss
 from rnn_cli.models.pair import kl_loss, sparse_target
 from rnn_cli.models.pooling import POOLINGS
 from rnn_cli.models.rnn import CELLS, EncoderConfig, RNNEncoder
-from rnn_cli.models.tree_lstm import BinaryTreeLSTM, ChildSumTreeLSTM
 
 
 @dataclass
@@ -74,7 +73,7 @@ class ClassifierConfig:
 
 
 ENCODERS = ("rnn", "tree-lstm")
-TREE_CELLS = {"binary": BinaryTreeLSTM, "child-sum": ChildSumTreeLSTM}
+TREE_CELLS = ("binary", "child-sum")  # `tree_lstm.TREE_CELLS`
 
 
 def output_loss(logits: torch.Tensor, labels: torch.Tensor, config: ClassifierConfig,
@@ -197,14 +196,9 @@ class ClassifierEnsemble(nn.Module):
     decide = Classifier.decide
 
 
-def build_classifier(config: ClassifierConfig) -> nn.Module:
-    """The model `config` describes: a pair model, a Tree-LSTM classifier, an
-    ensemble (`config.members > 1`) or a single (Bi)RNN classifier."""
-    from rnn_cli.models.pair_classifier import PairClassifier
-    from rnn_cli.models.tree_classifier import TreeClassifier
-
-    if config.pair:
-        return PairClassifier(config)
-    if config.encoder == "tree-lstm":
-        return TreeClassifier(config)
+def build_classifier(config: ClassifierConfig) -> Classifier | ClassifierEnsemble:
+    """A single (Bi)RNN classifier of texts, or an ensemble when `config.members > 1`
+    (`classifiers.build` builds the Tree-LSTM and pair models too)."""
+    if config.pair or config.encoder != "rnn":
+        raise ValueError("a Tree-LSTM or pair classifier: build it with models.classifiers.build")
     return ClassifierEnsemble(config) if config.members > 1 else Classifier(config)

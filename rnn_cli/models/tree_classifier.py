@@ -14,7 +14,8 @@ from torch import nn
 
 from rnn_cli.batches import TreeBatch
 from rnn_cli.models.base import Loss
-from rnn_cli.models.classifier import TREE_CELLS, Classifier, ClassifierConfig, output_loss
+from rnn_cli.models.classifier import Classifier, ClassifierConfig, output_loss
+from rnn_cli.models.tree_lstm import TREE_CELLS
 
 
 class TreeClassifier(nn.Module):

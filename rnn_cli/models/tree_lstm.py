@@ -302,3 +302,7 @@ class BinaryTreeLSTM(_TreeLSTM):
             if children.dim() != 2 or children.size(1) != 2:
                 raise ValueError(f"invalid children shape: {tuple(children.shape)} (expected (M, 2))")
         return super().forward(x, levels)
+
+
+# --tree-cell name -> module (`ClassifierConfig.tree_cell`).
+TREE_CELLS: dict[str, type[nn.Module]] = {"binary": BinaryTreeLSTM, "child-sum": ChildSumTreeLSTM}

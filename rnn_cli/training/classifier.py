@@ -26,7 +26,8 @@ from rnn_cli.data.text import display_name
 from rnn_cli.data.tree_items import phrase_items
 from rnn_cli.data.vocab import Vocab
 from rnn_cli.errors import DataFormatError
-from rnn_cli.models.classifier import ClassifierConfig, build_classifier
+from rnn_cli.models.classifier import ClassifierConfig
+from rnn_cli.models.classifiers import build
 from rnn_cli.predict.classifier import LoadedClassifier, score_classifier
 from rnn_cli.seed import seed_everything
 from rnn_cli.training.configs import TrainClassifierConfig
@@ -147,7 +148,7 @@ def train_classifier(
         tree_cell=cfg.tree_cell if cfg.tree_cell != "auto" else "binary", pair=cfg.pair,
         pair_hidden_size=cfg.pair_hidden_size, regression=cfg.regression,
         score_low=int(vocabs.labels.itos[0]) if cfg.regression else 1)
-    model = build_classifier(model_cfg).to(device)
+    model = build(model_cfg).to(device)
     if matrix is not None and state is None:
         model.set_pretrained_embeddings(matrix.to(device))
     weights = _class_weights(train_d, vocabs, multi).to(device) if cfg.class_weights == "auto" else None

@@ -1,0 +1,20 @@
+"""Every classifier of the zoo built from its one config (`ClassifierConfig`): a pair
+model (`pair_classifier.py`), a Tree-LSTM classifier (`tree_classifier.py`), or a
+(Bi)RNN classifier of texts, alone or an ensemble (`classifier.py`)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from rnn_cli.models.classifier import ClassifierConfig, build_classifier
+from rnn_cli.models.pair_classifier import PairClassifier
+from rnn_cli.models.tree_classifier import TreeClassifier
+
+
+def build(config: ClassifierConfig) -> nn.Module:
+    """The model `config` describes."""
+    if config.pair:
+        return PairClassifier(config)
+    if config.encoder == "tree-lstm":
+        return TreeClassifier(config)
+    return build_classifier(config)
