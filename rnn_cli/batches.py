@@ -127,3 +127,35 @@ class PairBatch:
     def to(self, device: torch.device | str) -> PairBatch:
         labels = self.labels.to(device) if self.labels is not None else None
         return PairBatch(self.first.to(device), self.second.to(device), labels, self.indices)
+
+
+@dataclass
+class StoryBatch:
+    """Questions over stories (bAbI): each row a question with the facts (sentences)
+    of its story so far, all padded; every row has at least one fact of one token."""
+
+    facts: torch.Tensor  # (B, F, W) long word ids, 0 = padding (words past a fact's end, facts past a story's)
+    fact_lengths: torch.Tensor  # (B, F) long, tokens per fact, 0 for a padding fact; on the CPU
+    num_facts: torch.Tensor  # (B,) long, facts per story; on the CPU
+    question: torch.Tensor  # (B, Q) long word ids, 0 = padding
+    question_lengths: torch.Tensor  # (B,) long; on the CPU
+    labels: torch.Tensor | None  # (B,) long answer ids; None for prediction
+    supports: torch.Tensor | None  # (B, S) long indices of the supporting facts in order, -1 padding; None: unknown
+    indices: list[int]  # each row's position in the list (or window) it was built from
+
+    @property
+    def size(self) -> int:
+        return len(self.indices)
+
+    @property
+    def fact_mask(self) -> torch.Tensor:
+        """(B, F) bool, True at real facts, on the device of `facts`."""
+        f = self.facts.size(1)
+        return torch.arange(f, device=self.facts.device) < self.num_facts.to(self.facts.device)[:, None]
+
+    def to(self, device: torch.device | str) -> StoryBatch:
+        """The tensors on `device`, except the lengths (kept on the CPU for packing)."""
+        labels = self.labels.to(device) if self.labels is not None else None
+        supports = self.supports.to(device) if self.supports is not None else None
+        return StoryBatch(self.facts.to(device), self.fact_lengths, self.num_facts, self.question.to(device),
+                          self.question_lengths, labels, supports, self.indices)

@@ -53,7 +53,11 @@ def write_prediction(p: ClassPrediction, fmt: str, out: TextIO, probs: bool, top
         kept, names = p.example.fields, p.example.columns
         if kept is not None and len(kept) > 1:
             row["columns"] = dict(zip(names, kept)) if names is not None else kept
-        if p.attention is not None:
+        if p.attention is not None and p.example.story is not None:  # a DMN's gates: per fact, one weight a pass
+            facts = p.example.story[len(p.example.story) - len(p.attention[0]):]
+            row["attention"] = [{"fact": f, "weights": [round(w[k], 6) for w in p.attention]}
+                                for k, f in enumerate(facts)]
+        elif p.attention is not None:
             row["attention"] = [{"token": t, "weight": round(w, 6)} for t, w in zip(p.tokens, p.attention)]
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return

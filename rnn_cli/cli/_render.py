@@ -119,3 +119,18 @@ def print_classification(result: dict[str, Any]) -> None:
         sys.stdout.write("confusion\t" + "\t".join(confusion["labels"]) + "\n")
         for name, counts in zip(confusion["labels"], confusion["matrix"]):
             sys.stdout.write(name + "\t" + "\t".join(str(c) for c in counts) + "\n")
+
+
+def print_file_scores(results: list[dict[str, Any]], as_json: bool) -> None:
+    """A classifier's scores on several files (bAbI's tasks): a row per file and their
+    mean (the main figure: accuracy, or Pearson's r for regression)."""
+    key = "pearson" if results[0].get("regression") else "accuracy"
+    mean = sum(r[key] for r in results) / len(results)
+    if as_json:
+        print_json({"files": results, f"mean_{key}": mean})
+        return
+    scale = 1 if key == "pearson" else 100
+    sys.stdout.write(f"file\t{key}\titems\n")
+    for r in results:
+        sys.stdout.write(f"{r['file']}\t{scale * r[key]:.{4 if key == 'pearson' else 2}f}\t{r['items']}\n")
+    sys.stdout.write(f"mean\t{scale * mean:.{4 if key == 'pearson' else 2}f}\t{sum(r['items'] for r in results)}\n")

@@ -32,7 +32,8 @@ def command(
     top_k: int = typer.Option(0, "--top-k", metavar="K", help="Write the K most probable labels (0: the "
                               "chosen label(s))."),
     explain: bool = typer.Option(False, "--explain", help="JSONL: add each token's attention weight "
-                                 "(models trained with --pooling attention)."),
+                                 "(models trained with --pooling attention), or a DMN's attention over the "
+                                 "story's facts in each pass."),
     all_nodes: bool = typer.Option(False, "--all-nodes", help="Tree-LSTM models: label every node (phrase) of "
                                    "each tree, not only the root: TSV writes the tree in brackets with the "
                                    "predicted labels, JSONL a \"nodes\" list."),
@@ -80,10 +81,10 @@ def command(
         raise ConfigError("--explain needs the model file from train-classifier: an exported or int8 network "
                           "gives no attention weights")
     mcfg = loaded.model.config
-    if explain and (mcfg.encoder != "rnn" or mcfg.pair):
-        raise ConfigError(f"--explain shows attention over tokens: {model} is a "
+    if explain and (mcfg.encoder == "tree-lstm" or mcfg.pair):
+        raise ConfigError(f"--explain shows attention over tokens (or a DMN's over facts): {model} is a "
                           f"{'pair model' if mcfg.pair else 'Tree-LSTM'}")
-    if explain and mcfg.pooling != "attention":
+    if explain and mcfg.encoder == "rnn" and mcfg.pooling != "attention":
         raise ConfigError(f"--explain: {model} pools with '{mcfg.pooling}', not attention")
     if all_nodes and (mcfg.encoder != "tree-lstm" or mcfg.pair):
         raise ConfigError(f"--all-nodes labels the nodes of trees: {model} is not a Tree-LSTM classifier of "

@@ -14,7 +14,9 @@ from rnn_cli.cli._options import Device, Quantize, QuantizeOpt, Threads, given_o
 def command(
     ctx: typer.Context,
     model: Optional[str] = typer.Argument(None, help="A model file (omit with --gold/--pred)."),
-    data: Optional[str] = typer.Argument(None, help="The file to score (.gz read transparently; - for stdin)."),
+    files: Optional[list[str]] = typer.Argument(None, help="The file to score (.gz read transparently; - for "
+                                                "stdin); a classifier scores several files (or a quoted glob "
+                                                "pattern) one by one, with their mean.", metavar="FILE..."),
     gold: Optional[str] = typer.Option(None, "--gold", metavar="FILE",
                                        help="Gold CoNLL or CoNLL-U file, scored against --pred "
                                        "(no model)."),
@@ -76,6 +78,9 @@ def command(
 
     output_format = resolve_format(output_format, as_json)
     as_json = output_format == "json"
+    data = files[0] if files else None
+    if files is not None and len(files) > 1 and (conlleval or gold is not None or pred is not None):
+        raise ConfigError("score one tagged file at a time")
     if conlleval or gold is not None or pred is not None:
         score_tagged_files(model, data, gold, pred, conlleval, scheme, gold_column, pred_column, output_format,
                            input_format, encoding)
@@ -98,14 +103,23 @@ def command(
         raise ConfigError(f"--format conlleval is for taggers; {model} is a {payload['task']} model")
     if payload["task"] == "classifier":
         from rnn_cli.cli._console import warn
-        from rnn_cli.cli._render import print_classification
+        from rnn_cli.cli._render import print_classification, print_file_scores
+        from rnn_cli.data.classification import expand_paths
         from rnn_cli.predict.classifier import evaluate_classifier_file, load_classifier
 
-        result = evaluate_classifier_file(load_classifier(model, dev, payload, quant), data, dev, encoding=encoding,
-                                          input_format=input_format, text_column=text_column,
-                                          label_column=label_column, on_note=warn)
-        print_json(result) if as_json else print_classification(result)
+        loaded = load_classifier(model, dev, payload, quant)
+        paths = expand_paths(files or [])
+        results = [evaluate_classifier_file(loaded, path, dev, encoding=encoding, input_format=input_format,
+                                            text_column=text_column, label_column=label_column, on_note=warn)
+                   for path in paths]
+        if len(results) > 1:
+            print_file_scores(results, as_json)
+            return
+        print_json(results[0]) if as_json else print_classification(results[0])
         return
+    if files is not None and len(files) > 1:
+        raise ConfigError(f"several files are scored one by one for classifiers; {model} is a {payload['task']} "
+                          "model: score one file at a time")
     if payload["task"] == "tagger":
         from rnn_cli.cli._tag_eval import column
         from rnn_cli.predict.tagger import evaluate_tagger_file, load_tagger

@@ -27,8 +27,10 @@ from rnn_cli.training.configs import TrainClassifierConfig
 @handle_errors
 def command(
     ctx: typer.Context,
-    train: str = typer.Argument(..., help="Training file: TSV (label<TAB>text, or a header naming the columns), "
-                                "fastText (__label__x text) or JSONL (.gz read transparently).", metavar="FILE"),
+    train: list[str] = typer.Argument(..., help="Training file(s): TSV (label<TAB>text, or a header naming the "
+                                      "columns), fastText (__label__x text), JSONL, `label text`, trees, CoNLL-U or "
+                                      "bAbI (.gz read transparently); several files or a quoted glob pattern "
+                                      "('qa*_train.txt') are read as one training set.", metavar="FILE..."),
     dev: DevFile = ...,  # type: ignore[assignment]
     out: OutFile = ...,  # type: ignore[assignment]
     test: TestFile = None,

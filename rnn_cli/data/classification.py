@@ -12,6 +12,8 @@ Formats, one item per line (blank lines are skipped):
   the sentence, its label the root's; every node keeps its label (`Example.tree`).
 - conllu: CoNLL-U sentences as dependency trees (the HEAD column), the label in a
   `# label = X` comment.
+- babi: bAbI stories (`babi.py`): each question an item, its answer the label, the
+  story so far its context.
 Pairs (`pair_column`; JSONL `text_pair`) carry a second text; JSONL may give dependency
 trees for both as `heads` / `heads_pair` (1-based, 0 = root, one per whitespace token).
 `auto` decides on the first lines (`cls_detect`), so it works on stdin too.
@@ -21,13 +23,16 @@ Prediction input naming a `text_column` is TSV read as columns: every column is 
 from __future__ import annotations
 
 import dataclasses
+import glob
 import itertools
 import json
+import os
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rnn_cli.data.babi import read_babi, tokenize_babi
 from rnn_cli.data.cls_detect import FASTTEXT_PREFIX, FORMATS, Detection, detect_class_format
 from rnn_cli.data.text import display_name, iter_lines
 from rnn_cli.data.trees import Tree, read_conllu_trees, read_ptb_trees, tree_from_heads
@@ -53,6 +58,9 @@ class Example:
     tree: Tree | None = None  # ptb-trees, conllu, JSONL with heads: the text's tree
     text_pair: str | None = None  # pairs: the second text
     tree_pair: Tree | None = None  # and its tree
+    story: list[str] | None = None  # babi: the statements of the question's story so far (the text is the question)
+    supports: list[int] | None = None  # babi: indices into `story` of the supporting facts
+    source: str | None = None  # the file it was read from, when several were read as one (`read_many`)
 
 
 def tokenize(text: str, tokenizer: str = "whitespace", lowercase: bool = False) -> list[str]:
@@ -92,6 +100,11 @@ def read_examples(path: str, fmt: str = "auto", text_column: str | None = None, 
         fmt = detection.format
     if fmt in ("ptb-trees", "conllu"):
         yield from _read_trees(path, fmt, encoding, labels)
+        return
+    if fmt == "babi":
+        for q in read_babi(path, encoding, labels):
+            yield Example(q.question, [q.answer] if q.answer is not None and labels != "ignore" else None, q.line,
+                          story=q.story, supports=q.supports)
         return
     lines = ((n, t) for n, t in iter_lines(path, encoding) if t.strip())
     first = next(lines, None)
@@ -144,7 +157,7 @@ def _read_trees(path: str, fmt: str, encoding: str, labels: str) -> Iterator[Exa
 def _no_labels(name: str, detection: Detection | None) -> DataFormatError:
     if detection is None or not detection.hint:
         return DataFormatError(name, None, "plain text has no labels; choose a labelled format with --input-format "
-                               "(tsv, fasttext, jsonl, label-text)")
+                               "(tsv, fasttext, jsonl, label-text, ptb-trees, conllu, babi)")
     return DataFormatError(name, None, f"cannot tell the format: {detection.reason}; {detection.hint}")
 
 
@@ -276,9 +289,12 @@ class LabelledSet:
     pair_tokens: list[list[str]] | None = None  # pairs: the second text's tokens
 
 
-def item_tokens(text: str, tree: Tree | None, c: dict[str, Any]) -> tuple[list[str], bool]:
-    """The tokens of one text (a tree's own words; else tokenised) as the training
-    options `c` say, and whether they were cut at max_length (never a tree's)."""
+def item_tokens(text: str, tree: Tree | None, c: dict[str, Any], babi: bool = False) -> tuple[list[str], bool]:
+    """The tokens of one text (a tree's own words; a bAbI sentence as `babi` tokenises
+    it; else tokenised) as the training options `c` say, and whether they were cut at
+    max_length (never a tree's)."""
+    if babi:
+        return tokenize_babi(text), False
     if tree is not None:
         return ([w.lower() for w in tree.words] if c["lowercase"] else list(tree.words)), False
     toks = tokenize(text, c["tokenizer"], c["lowercase"])
@@ -302,7 +318,7 @@ def read_labelled(path: str, cfg: Any, trained: str | None = None, known: Collec
     examples = check_items(display_name(path), examples, c)
     tokens, pair_tokens, truncated = [], [], 0
     for e in examples:
-        toks, cut = item_tokens(e.text, e.tree, c)
+        toks, cut = item_tokens(e.text, e.tree, c, e.story is not None)
         tokens.append(toks)
         truncated += cut
         if c.get("pair"):
@@ -314,13 +330,52 @@ def read_labelled(path: str, cfg: Any, trained: str | None = None, known: Collec
                        detection, pair_tokens if c.get("pair") else None)
 
 
+def expand_paths(spec: str | Sequence[str]) -> list[str]:
+    """The files a training-file argument names: each path as given, or the files a
+    glob pattern (`qa*_train.txt`) matches, sorted; a pattern matching nothing is an
+    error."""
+    paths = [spec] if isinstance(spec, str) else list(spec)
+    out: list[str] = []
+    for p in paths:
+        if p != "-" and glob.has_magic(p) and not os.path.exists(p):
+            found = sorted(glob.glob(p))
+            if not found:
+                raise DataFormatError(p, None, "no file matches this pattern")
+            out.extend(found)
+        else:
+            out.append(p)
+    if not out:
+        raise ConfigError("no training file given")
+    return out
+
+
+def read_many(paths: Sequence[str], cfg: Any, trained: str | None = None, known: Collection[str] = ()) -> LabelledSet:
+    """`read_labelled` over several files read as one set (joint training over tasks):
+    each example keeps its file as `source`, for errors. The first file's format is
+    the others' (its detection, when it was guessed)."""
+    if len(paths) == 1:
+        return read_labelled(paths[0], cfg, trained, known)
+    sets = [read_labelled(paths[0], cfg, trained, known)]
+    fmt = sets[0].detection.format if sets[0].detection is not None else trained
+    c = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
+    sets += [read_labelled(p, {**c, "input_format": c["input_format"] if c["input_format"] != "auto" else fmt},
+                           trained, known) for p in paths[1:]]
+    for d in sets:
+        for e in d.examples:
+            e.source = display_name(d.path)
+    pair_tokens = [t for d in sets for t in d.pair_tokens or []] if sets[0].pair_tokens is not None else None
+    return LabelledSet(paths[0], [e for d in sets for e in d.examples], [t for d in sets for t in d.tokens],
+                       [lab for d in sets for lab in d.labels], sum(d.truncated for d in sets), sets[0].detection,
+                       pair_tokens)
+
+
 def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> None:
     """Every label must be known to the model; a single-label model takes one per item."""
     for e, labels in zip(data.examples, data.labels):
         for label in labels:
             if label not in vocabs.labels:
-                raise DataFormatError(display_name(data.path), e.line,
+                raise DataFormatError(e.source or display_name(data.path), e.line,
                                       f"label '{label}' does not occur in the training data")
         if not multi_label and len(labels) > 1:
-            raise DataFormatError(display_name(data.path), e.line,
+            raise DataFormatError(e.source or display_name(data.path), e.line,
                                   f"{len(labels)} labels for a single-label model")

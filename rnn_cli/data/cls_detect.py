@@ -9,6 +9,7 @@ The layouts (`classification.py` reads them):
     text        the whole line is the text (prediction input only)
     ptb-trees   (label (label word) (label word))   a bracketed tree, labels on the nodes
     conllu      CoNLL-U rows: 10 tab-separated columns, `#` comments (`# label = X`)
+    babi        1 Mary went home.  /  2 Where is Mary?<TAB>home<TAB>1   (numbered stories, questions)
 
 JSON, `__label__` and tabs tell themselves apart at once. `label text` and plain text
 do not: the first word of a sentence looks like a label. Labels form a small closed
@@ -30,10 +31,11 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from rnn_cli.data.babi import looks_like_babi
 from rnn_cli.data.text import head_lines
 from rnn_cli.errors import ConfigError
 
-FORMATS = ("auto", "tsv", "fasttext", "jsonl", "label-text", "text", "ptb-trees", "conllu")
+FORMATS = ("auto", "tsv", "fasttext", "jsonl", "label-text", "text", "ptb-trees", "conllu", "babi")
 FASTTEXT_PREFIX = "__label__"
 LOOKAHEAD = 100  # lines read ahead (blank ones not counted) to decide
 DESCRIPTIONS = {
@@ -45,9 +47,10 @@ DESCRIPTIONS = {
     "text": "plain text, one item a line",
     "ptb-trees": "PTB-bracketed trees",
     "conllu": "CoNLL-U dependency trees",
+    "babi": "bAbI stories and questions",
 }
 _TREE_START = re.compile(r"\(\s*[^\s()]+(\s|$)")
-FORCE = "choose the format with --input-format (tsv, fasttext, jsonl, label-text)"
+FORCE = "choose the format with --input-format (tsv, fasttext, jsonl, label-text, ptb-trees, conllu, babi)"
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,8 @@ def judge_class_lines(lines: Sequence[str], labelled: bool, trained: str | None 
     if _TREE_START.match(first) and all(_TREE_START.match(line.lstrip()) or line.lstrip().startswith("(")
                                         for line in lines) and _balanced(lines):
         return Detection("ptb-trees", "bracketed trees: the first line starts with (label")
+    if looks_like_babi(lines):
+        return Detection("babi", "bAbI: numbered lines from 1, questions as `id question<TAB>answer<TAB>facts`")
     if _conllu(lines):
         return Detection("conllu", "CoNLL-U: rows of 10 tab-separated columns with a numeric ID, # comments")
     if first.startswith("{"):

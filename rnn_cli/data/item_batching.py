@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import torch
 
-from rnn_cli.batches import ClassBatch, PairBatch, TreeBatch
+from rnn_cli.batches import ClassBatch, PairBatch, StoryBatch, TreeBatch
+from rnn_cli.data.babi import encode_stories, tokenize_babi
 from rnn_cli.data.buckets import sorted_windows
 from rnn_cli.data.classification import LabelledSet
 from rnn_cli.data.cls_batching import WINDOW_BATCHES, ClassVocabs, encode_batch
@@ -27,13 +28,17 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Side:
     """One text of an item: its tokens and, for a tree encoder, its tree (whose
-    words the tokens are)."""
+    words the tokens are); for a question over a story (a DMN), the story's facts'
+    tokens and the indices of the supporting facts."""
 
     tokens: list[str]
     tree: Tree | None = None
+    story: list[list[str]] | None = None
+    supports: list[int] | None = None
 
 
 Item = tuple[Side, "Side | None"]  # the text, and a pair's second text
+AnyBatch = ClassBatch | TreeBatch | PairBatch | StoryBatch
 
 
 @dataclass(frozen=True)
@@ -44,14 +49,16 @@ class BatchSpec:
     multi_label: bool = False
     arity: int | None = None  # the binary Tree-LSTM takes at most 2 children a node
     phrases: bool = True  # tree training: every labelled node is a target, not only the root
+    stories: bool = False  # questions over stories (a DMN)
+    max_facts: int = 0  # stories: keep the last N facts (0: all)
 
     @classmethod
-    def of(cls, model_config: Any, phrases: bool = True) -> BatchSpec:
+    def of(cls, model_config: Any, phrases: bool = True, max_facts: int = 0) -> BatchSpec:
         """The spec of a model (its `ClassifierConfig`)."""
         c = model_config
         trees = c.encoder == "tree-lstm"
         return cls(trees, c.pair, c.regression, c.multi_label, 2 if trees and c.tree_cell == "binary" else None,
-                   phrases)
+                   phrases, getattr(c, "encoder", "rnn") == "dmn", max_facts)
 
 
 def _targets(labels: Sequence[Sequence[str]], vocabs: ClassVocabs, spec: BatchSpec) -> torch.Tensor:
@@ -89,8 +96,14 @@ def _encode_side(sides: Sequence[Side], vocabs: ClassVocabs, indices: Sequence[i
 
 
 def encode_items(items: Sequence[Item], vocabs: ClassVocabs, indices: Sequence[int], spec: BatchSpec,
-                 labels: Sequence[Sequence[str]] | None = None) -> ClassBatch | TreeBatch | PairBatch:
+                 labels: Sequence[Sequence[str]] | None = None) -> AnyBatch:
     """The batch of `items` (with `labels`, one list per item, as targets)."""
+    if spec.stories:
+        firsts = [a for a, _ in items]
+        return encode_stories([[vocabs.words.encode(f) for f in a.story or []] for a in firsts],
+                              [vocabs.words.encode(a.tokens) for a in firsts],
+                              [vocabs.labels.index(row[0]) for row in labels] if labels is not None else None,
+                              [a.supports or [] for a in firsts], indices, spec.max_facts)
     if spec.pair:
         first = _encode_side([a for a, _ in items], vocabs, indices, spec, None)
         second = _encode_side([b for _, b in items], vocabs, indices, spec, None)  # type: ignore[misc]
@@ -112,20 +125,24 @@ def labelled_items(data: LabelledSet, spec: BatchSpec) -> list[Item]:
     for i, (e, toks) in enumerate(zip(data.examples, data.tokens)):
         for tree in (e.tree, e.tree_pair) if spec.trees and spec.arity is not None else ():
             if tree is not None and max_children(tree) > spec.arity:  # type: ignore[operator]
-                raise DataFormatError(display_name(data.path), e.line, f"a node with {max_children(tree)} children: "
-                                      "a binary Tree-LSTM reads binarised trees")
+                raise DataFormatError(e.source or display_name(data.path), e.line,
+                                      f"a node with {max_children(tree)} children: a binary Tree-LSTM reads "
+                                      "binarised trees")
         tree, tree_pair = (e.tree, e.tree_pair) if spec.trees else (None, None)
-        items.append((Side(toks, tree), Side(pairs[i], tree_pair) if pairs is not None else None))
+        story = [tokenize_babi(f) for f in e.story] if spec.stories and e.story is not None else None
+        items.append((Side(toks, tree, story, e.supports if story is not None else None),
+                      Side(pairs[i], tree_pair) if pairs is not None else None))
     return items
 
 
 def item_size(item: Item) -> int:
     first, second = item
-    return len(first.tokens) + (len(second.tokens) if second is not None else 0)
+    story = sum(map(len, first.story)) if first.story is not None else 0
+    return len(first.tokens) + story + (len(second.tokens) if second is not None else 0)
 
 
 def item_batches(items: Iterable[tuple[T, Item]], vocabs: ClassVocabs, batch_size: int,
-                 spec: BatchSpec) -> Iterator[tuple[list[tuple[T, Item]], list[ClassBatch | TreeBatch | PairBatch]]]:
+                 spec: BatchSpec) -> Iterator[tuple[list[tuple[T, Item]], list[AnyBatch]]]:
     """Windows of `(anything, item)` pairs, each with its size-sorted batches (prediction)."""
     for window, batches in sorted_windows(items, WINDOW_BATCHES * batch_size, batch_size,
                                           lambda x: item_size(x[1])):

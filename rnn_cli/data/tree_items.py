@@ -45,7 +45,13 @@ def check_items(name: str, examples: list[Any], c: dict[str, Any]) -> list[Any]:
         if not examples:
             raise DataFormatError(name, None, "--binary: every item is neutral (label 2)")
     trees = c.get("encoder") == "tree-lstm"
+    stories = c.get("encoder") == "dmn"
     for e in examples:
+        if stories and e.story is None:
+            raise DataFormatError(name, e.line, "no story: --encoder dmn answers questions over bAbI stories "
+                                  "(--input-format babi)")
+        if not stories and e.story is not None:
+            raise DataFormatError(name, e.line, "a bAbI question is answered over its story: add --encoder dmn")
         if c.get("pair") and e.text_pair is None:
             raise DataFormatError(name, e.line, "no second text: --pair reads TSV with --pair-column, or JSONL "
                                   "with \"text_pair\"")

@@ -51,6 +51,11 @@ class ClassifierConfig:
     # prediction is the expected score (Tai et al. 2015; `pair.py`).
     regression: bool = False
     score_low: int = 1
+    # encoder dmn (`story_classifier.py`): a Dynamic Memory Network over each question's story.
+    passes: int = 3
+    fact_encoder: str = "pe-bigru"
+    memory_update: str = "relu"
+    supervise_facts: bool = False
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -70,9 +75,11 @@ class ClassifierConfig:
             raise ValueError("a regression model is not multi-label")
         if self.members > 1 and (self.encoder != "rnn" or self.pair or self.regression):
             raise ValueError("ensembles are of (Bi)RNN classifiers of single texts")
+        if self.encoder == "dmn" and (self.pair or self.regression or self.multi_label):
+            raise ValueError("a DMN answers single-label questions")
 
 
-ENCODERS = ("rnn", "tree-lstm")
+ENCODERS = ("rnn", "tree-lstm", "dmn")
 TREE_CELLS = ("binary", "child-sum")  # `tree_lstm.TREE_CELLS`
 
 

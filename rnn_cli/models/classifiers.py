@@ -1,5 +1,6 @@
 """Every classifier of the zoo built from its one config (`ClassifierConfig`): a pair
-model (`pair_classifier.py`), a Tree-LSTM classifier (`tree_classifier.py`), or a
+model (`pair_classifier.py`), a Tree-LSTM classifier (`tree_classifier.py`), a
+Dynamic Memory Network answering questions over stories (`story_classifier.py`), or a
 (Bi)RNN classifier of texts, alone or an ensemble (`classifier.py`)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from torch import nn
 
 from rnn_cli.models.classifier import ClassifierConfig, build_classifier
 from rnn_cli.models.pair_classifier import PairClassifier
+from rnn_cli.models.story_classifier import StoryClassifier
 from rnn_cli.models.tree_classifier import TreeClassifier
 
 
@@ -17,4 +19,6 @@ def build(config: ClassifierConfig) -> nn.Module:
         return PairClassifier(config)
     if config.encoder == "tree-lstm":
         return TreeClassifier(config)
+    if config.encoder == "dmn":
+        return StoryClassifier(config)
     return build_classifier(config)

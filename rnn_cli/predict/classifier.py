@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from rnn_cli.data.babi import tokenize_babi
 from rnn_cli.data.classification import (
     Example,
     LabelledSet,
@@ -84,7 +85,7 @@ class LoadedClassifier:
 
     @property
     def spec(self) -> BatchSpec:
-        return BatchSpec.of(self.model.config)
+        return BatchSpec.of(self.model.config, max_facts=self.config.get("max_facts", 0))
 
     def item(self, e: Example, source: str = "<input>") -> Item:
         """An example as the model reads it: tokens (and tree) of its text, and of its
@@ -94,6 +95,11 @@ class LoadedClassifier:
         if spec.pair and e.text_pair is None:
             raise DataFormatError(source, e.line, "no second text: a pair model reads TSV with --pair-column, or "
                                   "JSONL with \"text_pair\"")
+        if spec.stories:
+            if e.story is None:
+                raise DataFormatError(source, e.line, "no story: a DMN answers questions over bAbI stories "
+                                      "(--input-format babi)")
+            return Side(tokenize_babi(e.text), None, [tokenize_babi(f) for f in e.story], e.supports), None
         sides = [(e.text, e.tree)] + ([(e.text_pair, e.tree_pair)] if spec.pair else [])
         out = []
         for text, tree in sides:
@@ -179,6 +185,15 @@ def probabilities(loaded: LoadedClassifier, items: Sequence[Item], batch_size: i
     return out
 
 
+def _attention(weights: list[Any], side: Side) -> list[Any]:
+    """One item's attention weights cut to its length: per token (attention pooling),
+    or per pass a weight per fact of the story (a DMN's gates, over its last facts
+    when the story was cut at --max-facts: as many as the weights' rows hold)."""
+    if side.story is None:
+        return weights[: len(side.tokens)]
+    return [w[: len(side.story)] for w in weights]
+
+
 def _node_labels(model: Any, batch: Any, labels: list[str]) -> list[list[str]]:
     """Each tree's nodes' predicted labels (node order)."""
     best = model.predict_nodes(batch).argmax(-1).cpu().tolist()
@@ -215,7 +230,7 @@ def predict(loaded: LoadedClassifier, examples: Iterable[Example], batch_size: i
                 picked = sorted((c for c, on in enumerate(chosen[j]) if on), key=lambda c: -row[c])
                 results[i] = ClassPrediction(
                     example, list(first.tokens), [labels[c] for c in picked], dict(zip(labels, row)),
-                    att[j][: len(first.tokens)] if att is not None else None,
+                    _attention(att[j], first) if att is not None else None,
                     scores[j] if scores is not None else None, node_labels[j] if node_labels is not None else None)
         for result in results:
             assert result is not None

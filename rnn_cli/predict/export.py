@@ -262,10 +262,11 @@ def _native_notices_dropped(active: bool) -> Iterator[None]:
 
 
 def check_portable(payload: dict[str, Any], path: str, what: str) -> None:
-    """Tree-LSTM and pair classifiers have no portable network (yet): refuse `what`."""
+    """Tree-LSTM, DMN and pair classifiers have no portable network (yet): refuse `what`."""
     config = payload.get("config", {})
     if payload.get("task") == "classifier" and (config.get("encoder", "rnn") != "rnn" or config.get("pair")):
-        kind = "a sentence-pair model" if config.get("pair") else "a Tree-LSTM classifier"
+        kind = "a sentence-pair model" if config.get("pair") else \
+            {"dmn": "a Dynamic Memory Network"}.get(config.get("encoder"), "a Tree-LSTM classifier")
         raise ConfigError(f"{path}: {what} takes language models, taggers and (Bi)RNN classifiers of single texts, "
                           f"not {kind}; run it from its model file")
 

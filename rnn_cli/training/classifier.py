@@ -9,7 +9,7 @@ is tuned on dev there and saved with its weights."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,9 @@ import torch
 
 from rnn_cli.batches import ClassBatch, PairBatch, TreeBatch
 from rnn_cli.config import to_dict
+from rnn_cli.data.babi import tokenize_babi
 from rnn_cli.data.buckets import length_buckets
-from rnn_cli.data.classification import LabelledSet, check_labels, read_labelled
+from rnn_cli.data.classification import LabelledSet, check_labels, expand_paths, read_many
 from rnn_cli.data.cls_batching import ClassVocabs, build_class_vocabs
 from rnn_cli.data.item_batching import BatchSpec, encode_items, item_size, labelled_items
 from rnn_cli.data.text import display_name
@@ -51,16 +52,21 @@ def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) ->
 def _all_tokens(data: LabelledSet) -> Iterator[list[str]]:
     yield from data.tokens
     yield from data.pair_tokens or []
+    seen: set[int] = set()
+    for e in data.examples:  # a story's statements, once per story (its questions share them)
+        if e.story is not None and e.story and id(e.story) not in seen:
+            seen.add(id(e.story))
+            yield from (tokenize_babi(f) for f in e.story)
 
 
-def _prepare(cfg: TrainClassifierConfig, train: str, dev: str, test: str | None,
+def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str, test: str | None,
              vocab_dict: dict[str, list[str]] | None) -> tuple[Any, ...]:
-    train_d = read_labelled(train, cfg)
+    train_d = read_many(train, cfg)
     # Dev and test are judged knowing the training file's format and labels.
     fmt = train_d.detection.format if train_d.detection is not None else None
     known = {label for labels in train_d.labels for label in labels}
-    dev_d = read_labelled(dev, cfg, fmt, known)
-    test_d = read_labelled(test, cfg, fmt, known) if test else None
+    dev_d = read_many(expand_paths(dev), cfg, fmt, known)
+    test_d = read_many(expand_paths(test), cfg, fmt, known) if test else None
     cfg = resolve_structure(cfg, train_d)
     if cfg.phrases and cfg.encoder == "rnn" and not cfg.pair:
         train_d = phrase_items(train_d, cfg.lowercase)
@@ -69,7 +75,7 @@ def _prepare(cfg: TrainClassifierConfig, train: str, dev: str, test: str | None,
         cfg = replace(cfg, multi_label="yes" if several and not cfg.regression else "no")
     if cfg.multi_label == "no" and several is not None:
         what = "--regression takes one score an item" if cfg.regression else "--multi-label no was given"
-        raise DataFormatError(display_name(train), several.line, f"several labels, but {what}")
+        raise DataFormatError(several.source or display_name(train[0]), several.line, f"several labels, but {what}")
     multi = cfg.multi_label == "yes"
     if cfg.metric == "auto":
         cfg = replace(cfg, metric="pearson" if cfg.regression else "micro-f1" if multi else "accuracy")
@@ -102,7 +108,7 @@ def _prepare(cfg: TrainClassifierConfig, train: str, dev: str, test: str | None,
 
 def train_classifier(
     cfg: TrainClassifierConfig,
-    train: str,
+    train: str | Sequence[str],
     dev: str,
     out: str | Path,
     test: str | None = None,
@@ -116,6 +122,7 @@ def train_classifier(
     yield from notes
 
     seed_everything(cfg.seed)
+    train = expand_paths(train)  # several files, or a glob pattern: one training set (joint training over tasks)
     cfg, train_d, dev_d, test_d, vocabs, matrix, found = _prepare(
         cfg, train, dev, test, state["vocab"] if state else None)
     multi = cfg.multi_label == "yes"
@@ -130,8 +137,9 @@ def train_classifier(
             top, n = counts.most_common(1)[0]
             labels_note = (f"{len(vocabs.labels)} labels ({'multi-label' if multi else 'single-label'}; most "
                            f"frequent '{top}' {100 * n / len(train_d.labels):.1f}%)")
-        kind = "pairs" if cfg.pair else "trees" if cfg.encoder == "tree-lstm" else "items"
-        yield Info(f"{display_name(train)}: {len(train_d.examples):,} {kind} ({vocabs.train_format}), "
+        kind = "pairs" if cfg.pair else {"tree-lstm": "trees", "dmn": "questions"}.get(cfg.encoder, "items")
+        names = display_name(train[0]) + (f" and {len(train) - 1} more file(s)" if len(train) > 1 else "")
+        yield Info(f"{names}: {len(train_d.examples):,} {kind} ({vocabs.train_format}), "
                    f"{sum(map(len, _all_tokens(train_d))):,} tokens, {labels_note}, vocabulary {len(vocabs.words):,}")
         for d in (train_d, dev_d, test_d):
             if d is not None and d.truncated:
@@ -147,12 +155,13 @@ def train_classifier(
         freeze_embeddings=cfg.freeze_embeddings, members=cfg.ensemble, encoder=cfg.encoder,
         tree_cell=cfg.tree_cell if cfg.tree_cell != "auto" else "binary", pair=cfg.pair,
         pair_hidden_size=cfg.pair_hidden_size, regression=cfg.regression,
-        score_low=int(vocabs.labels.itos[0]) if cfg.regression else 1)
+        score_low=int(vocabs.labels.itos[0]) if cfg.regression else 1, passes=cfg.passes,
+        fact_encoder=cfg.fact_encoder, memory_update=cfg.memory_update, supervise_facts=cfg.supervise_facts)
     model = build(model_cfg).to(device)
     if matrix is not None and state is None:
         model.set_pretrained_embeddings(matrix.to(device))
     weights = _class_weights(train_d, vocabs, multi).to(device) if cfg.class_weights == "auto" else None
-    spec = BatchSpec.of(model_cfg, cfg.phrases)
+    spec = BatchSpec.of(model_cfg, cfg.phrases, cfg.max_facts)
     items = labelled_items(train_d, spec)
     train_config = to_dict(cfg)
     loaded = LoadedClassifier(model, vocabs, train_config, {})

@@ -109,6 +109,11 @@ class TrainClassifierConfig(TrainOptions):
     pair: bool = False
     pair_hidden_size: int = 50
     regression: bool = False
+    passes: int = 3
+    fact_encoder: str = "pe-bigru"
+    memory_update: str = "relu"
+    supervise_facts: bool = False
+    max_facts: int = 0
     class_weights: str = "none"
     metric: str = "auto"  # resolved: accuracy (single-label) or micro-f1 (multi-label)
     epochs: int = 20

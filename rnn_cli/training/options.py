@@ -25,8 +25,10 @@ LEVELS = ("word", "char")
 PRECISIONS = ("fp32", "bf16")
 POOLINGS = ("last", "mean", "max", "attention")
 TAG_FORMATS = ("auto", "conll", "conllu", "text")
-CLASS_FORMATS = ("auto", "tsv", "fasttext", "jsonl", "label-text", "ptb-trees", "conllu")
-ENCODERS = ("rnn", "tree-lstm")
+CLASS_FORMATS = ("auto", "tsv", "fasttext", "jsonl", "label-text", "ptb-trees", "conllu", "babi")
+ENCODERS = ("rnn", "tree-lstm", "dmn")
+FACT_ENCODERS = ("pe-bigru", "gru")
+MEMORY_UPDATES = ("relu", "gru")
 TREE_CELLS = ("auto", "child-sum", "binary")
 TOKENIZERS = ("whitespace", "simple")
 VECTOR_FORMATS = ("auto", "glove", "word2vec", "word2vec-binary")
@@ -134,8 +136,19 @@ OPTIONS: dict[str, Option] = {
     "metric": _opt("Dev metric for early stopping: auto (accuracy; micro-f1 for multi-label; pearson for "
                    "--regression).", TRAINING, choices=METRICS),
     "encoder": _opt("rnn: the (Bi)RNN with pooling; tree-lstm: a Tree-LSTM over each item's parse tree (Tai et al. "
-                    "2015; needs trees: --input-format ptb-trees, conllu, or JSONL with \"heads\").", MODEL,
-                    choices=ENCODERS),
+                    "2015; needs trees: --input-format ptb-trees, conllu, or JSONL with \"heads\"); dmn: a Dynamic "
+                    "Memory Network answering each question over its story (Kumar et al. 2016; --input-format "
+                    "babi).", MODEL, choices=ENCODERS),
+    "passes": _opt("dmn: episodic memory passes over the facts.", MODEL, _at_least(1)),
+    "fact_encoder": _opt("dmn: pe-bigru (DMN+: positional encoding of each sentence's words, then a bidirectional "
+                         "GRU over the facts; Xiong et al. 2016) or gru (DMN: one GRU over the story's words, a fact "
+                         "at each sentence end).", MODEL, choices=FACT_ENCODERS),
+    "memory_update": _opt("dmn: relu (DMN+: a ReLU layer of its own per pass) or gru (DMN: one GRU).", MODEL,
+                          choices=MEMORY_UPDATES),
+    "supervise_facts": _opt("dmn: also train the attention gates on the supporting facts (pass t on fact t; the "
+                            "strongly supervised setting of Kumar et al.'s table).", TRAINING,
+                            flags=("--supervise-facts",)),
+    "max_facts": _opt("dmn: keep the last N facts of a story (0: all).", DATA, _at_least(0)),
     "tree_cell": _opt("Tree-LSTM: binary (the N-ary Tree-LSTM for binarised constituency trees, a forget gate per "
                       "child) or child-sum (any number of children: dependency trees); auto: binary when no "
                       "training tree has a node with more than two children.", MODEL, choices=TREE_CELLS),

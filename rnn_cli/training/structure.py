@@ -11,8 +11,9 @@ from dataclasses import replace
 
 import torch
 
-from rnn_cli.batches import ClassBatch, PairBatch, TreeBatch
+from rnn_cli.batches import PairBatch, StoryBatch
 from rnn_cli.data.classification import LabelledSet
+from rnn_cli.data.item_batching import AnyBatch
 from rnn_cli.data.text import display_name
 from rnn_cli.data.tree_batching import max_children
 from rnn_cli.errors import ConfigError, DataFormatError
@@ -32,7 +33,12 @@ def resolve_structure(cfg: TrainClassifierConfig, train: LabelledSet) -> TrainCl
     if cfg.ensemble > 1 and (cfg.encoder != "rnn" or cfg.pair or cfg.regression):
         raise ConfigError("--ensemble trains (Bi)RNN classifiers of single texts: not with --encoder tree-lstm, "
                           "--pair or --regression")
-    if cfg.encoder == "rnn":
+    if cfg.encoder == "dmn" and (cfg.pair or cfg.regression or cfg.multi_label == "yes"):
+        raise ConfigError("--encoder dmn answers one question at a time: not with --pair, --regression or "
+                          "--multi-label yes")
+    if cfg.supervise_facts and cfg.encoder != "dmn":
+        raise ConfigError("--supervise-facts trains a DMN's attention: add --encoder dmn")
+    if cfg.encoder != "tree-lstm":
         return cfg
     if cfg.multi_label == "yes":
         raise ConfigError("--encoder tree-lstm is single-label: not with --multi-label yes")
@@ -74,8 +80,9 @@ def _drop(words: torch.Tensor, p: float, unk: int) -> torch.Tensor:
     return words.masked_fill((words > unk) & (torch.rand(words.shape, device=words.device) < p), unk)
 
 
-def word_dropout(batch: ClassBatch | TreeBatch | PairBatch, p: float,
-                 unk: int) -> ClassBatch | TreeBatch | PairBatch:
+def word_dropout(batch: AnyBatch, p: float, unk: int) -> AnyBatch:
     if isinstance(batch, PairBatch):
         return replace(batch, first=word_dropout(batch.first, p, unk), second=word_dropout(batch.second, p, unk))
+    if isinstance(batch, StoryBatch):
+        return replace(batch, facts=_drop(batch.facts, p, unk), question=_drop(batch.question, p, unk))
     return replace(batch, words=_drop(batch.words, p, unk))

@@ -1,0 +1,91 @@
+"""Question answering over bAbI stories through the classifier commands: `--encoder
+dmn` trained on the committed bAbI excerpts (task 1, single supporting fact), answers
+one per question from a file and from stdin, the attention over facts with
+`--explain`, several task files trained as one set and scored one by one, and what
+the commands refuse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLES, run_cli
+from tests.inprocess import error_line, invoke, ok
+
+QA1, QA1_TEST, QA2_TEST = SAMPLES / "babi.qa1.train.txt", SAMPLES / "babi.qa1.test.txt", SAMPLES / "babi.qa2.test.txt"
+COMMON = ["--device", "cpu", "--seed", "3", "-q", "--embedding-size", "80", "--hidden-size", "80", "--lr", "0.003"]
+
+
+def _questions(path: Path) -> int:
+    return sum("\t" in line for line in path.read_text().splitlines())
+
+
+@pytest.fixture(scope="module")
+def dmn(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dmn") / "qa1.pt"
+    ok("train-classifier", QA1, "--dev", QA1_TEST, "-o", out, "--encoder", "dmn", "--supervise-facts",
+       "--epochs", "10", *COMMON)
+    return out
+
+
+def test_dmn_with_fact_supervision_answers_single_supporting_fact_questions(dmn):
+    scores = json.loads(ok("evaluate", dmn, QA1_TEST, "--json").stdout)
+    assert scores["items"] == _questions(QA1_TEST) and scores["accuracy"] > 0.9  # six places: chance 1/6
+
+
+def test_classify_answers_each_question_from_a_file_and_stdin(dmn):
+    rows = ok("classify", dmn, QA1_TEST).stdout.splitlines()
+    assert len(rows) == _questions(QA1_TEST)
+    answer, question = rows[0].split("\t")
+    assert question == "Where is John?" and answer in {"hallway", "bathroom", "kitchen", "office", "bedroom",
+                                                       "garden"}
+    piped = run_cli("classify", str(dmn), "-", stdin=QA1_TEST.read_text())
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.decode().splitlines() == rows
+    # Unlabelled questions (no answer after the tab) are answered too.
+    bare = "\n".join(line.split("\t")[0] + "\t" if "\t" in line else line
+                     for line in QA1_TEST.read_text().splitlines()[:9])
+    res = run_cli("classify", str(dmn), "-", "--input-format", "babi", stdin=bare + "\n")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.decode().splitlines() == rows[:3]
+
+
+def test_explain_shows_the_gates_over_the_story_facts_per_pass(dmn):
+    lines = QA1_TEST.read_text().splitlines()
+    first = json.loads(ok("classify", dmn, QA1_TEST, "--explain", "--format", "jsonl").stdout.splitlines()[0])
+    facts = [line.split(" ", 1)[1] for line in lines[:2]]  # the story before the first question
+    assert [a["fact"] for a in first["attention"]] == facts
+    passes = len(first["attention"][0]["weights"])
+    assert passes == 3
+    for k in range(passes):
+        assert sum(a["weights"][k] for a in first["attention"]) == pytest.approx(1.0, abs=1e-4)
+    # The first question's supporting fact is the one it attends to in the first pass.
+    support = int(lines[2].split("\t")[2]) - 1
+    assert max(range(len(facts)), key=lambda i: first["attention"][i]["weights"][0]) == support
+
+
+def test_several_task_files_train_as_one_set_and_score_one_by_one(dmn, tmp_path):
+    out = tmp_path / "joint.pt"
+    res = invoke("train-classifier", QA1, QA2_TEST, "--dev", str(SAMPLES / "babi.qa*.test.txt"), "-o", out,
+                 "--encoder", "dmn", "--epochs", "1", *(a for a in COMMON if a != "-q"))
+    assert res.exit_code == 0, res.stderr
+    assert "and 1 more file(s): 400 questions" in res.stderr
+    text = ok("evaluate", dmn, QA1_TEST, QA2_TEST).stdout.splitlines()
+    assert text[0] == "file\taccuracy\titems" and text[-1].startswith("mean\t") and len(text) == 4
+    report = json.loads(ok("evaluate", dmn, str(SAMPLES / "babi.qa*.test.txt"), "--json").stdout)
+    accs = [f["accuracy"] for f in report["files"]]
+    assert len(accs) == 2 and report["mean_accuracy"] == pytest.approx(sum(accs) / 2)
+
+
+def test_malformed_stories_and_misused_options_are_reported(dmn, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 Mary went home.\n2 Where is Mary?\thome\t1\n3 Where is she?\thome\t2\n")
+    assert "bad.txt:3:" in error_line(invoke("train-classifier", bad, "--dev", QA1_TEST, "-o", tmp_path / "m.pt",
+                                             "--encoder", "dmn", "--input-format", "babi", *COMMON))
+    assert "--encoder dmn" in error_line(invoke("train-classifier", QA1, "--dev", QA1_TEST, "-o", tmp_path / "m.pt",
+                                                "--supervise-facts", *COMMON))
+    assert "no story" in error_line(invoke("classify", dmn, SAMPLES / "ewt.genre.dev.tsv", "--input-format", "text"))
+    assert "no file matches" in error_line(invoke("evaluate", dmn, tmp_path / "none*.txt", tmp_path / "x.txt"))
+    assert "export takes" in error_line(invoke("export", dmn, "-o", tmp_path / "x.ts"))
