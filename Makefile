@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 DATA   ?= ../shared/data
 RUNS   ?= runs
 
-.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp bench-deploy bench-cells bench-ablation bench-tree clean
+.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp bench-deploy bench-cells bench-ablation bench-tree bench-babi clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -93,6 +93,11 @@ bench-ablation:
 # (dependency Tree-LSTM and LSTM), 3 seeds each; TREE= passes options (e.g. TREE="--epochs 2 --seeds 1").
 bench-tree:
 	$(BIN)/python bench/bench_tree.py --data-dir $(DATA) --out-dir $(RUNS)/bench-tree --resume $(TREE)
+
+# Kumar et al. 2016's bAbI table: a DMN per task, 20 tasks, with and without fact supervision;
+# BABI= passes options (e.g. BABI="--tasks 1,2,3 --settings strong").
+bench-babi:
+	$(BIN)/python bench/bench_babi.py --data-dir $(DATA) --out-dir $(RUNS)/bench-babi --resume $(BABI)
 
 bench-ddp:
 	$(BIN)/python bench/bench_ddp.py --data-dir $(DATA) --steps 200
