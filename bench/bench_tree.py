@@ -107,7 +107,18 @@ def run_one(row: str, seed: int, args: argparse.Namespace) -> dict:
     return result
 
 
-def table(results: list[dict]) -> str:
+def _timing(result: dict, out_dir: Path) -> tuple[float, float]:
+    """A run's training minutes and items/s, from the median epoch of its metrics log
+    (robust to an epoch slowed or paused by other work on the machine), or as recorded."""
+    log = out_dir / f"{result['row']}-s{result['seed']}.metrics.jsonl"
+    if not log.exists():
+        return result["seconds"] / 60, result["items_per_s"]
+    epochs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    seconds = statistics.median(e["epoch_seconds"] for e in epochs)
+    return seconds * len(epochs) / 60, statistics.median(e["items_per_s"] for e in epochs)
+
+
+def table(results: list[dict], out_dir: Path) -> str:
     def stat(values: list[float], digits: int) -> str:
         if not values:
             return "–"
@@ -123,11 +134,13 @@ def table(results: list[dict]) -> str:
         sick = "pearson" in rs[0]
         main = stat([r["pearson"] if sick else r["accuracy"] for r in rs], 4 if sick else 2)
         other = [stat([r[k] for r in rs], 4) if sick else "–" for k in ("spearman", "mse")]
+        timing = [_timing(r, out_dir) for r in rs]
         lines.append(f"| {row} | {main} | {PUBLISHED[row]} | {other[0]} | {other[1]} | {len(rs)} | "
-                     f"{stat([r['epochs'] for r in rs], 1)} | {stat([r['seconds'] / 60 for r in rs], 1)} | "
-                     f"{stat([r['items_per_s'] for r in rs], 0)} |")
+                     f"{stat([r['epochs'] for r in rs], 1)} | {stat([m for m, _ in timing], 1)} | "
+                     f"{stat([v for _, v in timing], 0)} |")
     threads = sorted({r["threads"] for r in results})
-    return "\n".join(lines) + f"\n\n(SST: root accuracy %; SICK: Pearson r; {threads} thread(s) per run)"
+    return "\n".join(lines) + (f"\n\n(SST: root accuracy %; SICK: Pearson r; {threads} thread(s) per run; minutes "
+                               "and items/s from each run's median epoch)")
 
 
 def main() -> None:
@@ -159,7 +172,7 @@ def main() -> None:
                 results.append(result)
                 with open(results_path, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(result) + "\n")
-    print(table(results))
+    print(table(results, args.out_dir))
 
 
 if __name__ == "__main__":
