@@ -369,11 +369,13 @@ def read_many(paths: Sequence[str], cfg: Any, trained: str | None = None, known:
                        pair_tokens)
 
 
-def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> None:
-    """Every label must be known to the model; a single-label model takes one per item."""
+def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool, unseen_ok: bool = False) -> None:
+    """Every label must be known to the model (unless `unseen_ok`: a bAbI list answer
+    such as `football,apple,milk` that training never had is a question the model
+    gets wrong, not an input error); a single-label model takes one per item."""
     for e, labels in zip(data.examples, data.labels):
         for label in labels:
-            if label not in vocabs.labels:
+            if label not in vocabs.labels and not unseen_ok:
                 raise DataFormatError(e.source or display_name(data.path), e.line,
                                       f"label '{label}' does not occur in the training data")
         if not multi_label and len(labels) > 1:

@@ -248,11 +248,13 @@ def score_classifier(loaded: LoadedClassifier, data: LabelledSet, batch_size: in
         return regression_scores(gold_scores, expected_score(probs, model.config.score_low).tolist())
     gold = [set(g) for g in data.labels]
     multi = model.config.multi_label
+    # Gold labels the model never saw (a DMN's unseen list answers) are scored too: always missed.
+    scored = list(labels) + sorted({g for row in gold for g in row} - set(labels))
 
     def scores_at(threshold: float | None) -> dict[str, Any]:
         chosen = model.decide(probs, threshold).tolist()
         pred = [{labels[c] for c, on in enumerate(row) if on} for row in chosen]
-        return classification_scores(gold, pred, labels, multi)
+        return classification_scores(gold, pred, scored, multi)
 
     if multi and tune_threshold:
         best_t, best = None, None
@@ -289,5 +291,6 @@ def evaluate_classifier_file(loaded: LoadedClassifier, path: str, device: torch.
     if on_note is not None and data.detection is not None and data.detection.ambiguous:
         on_note(data.detection.note(display_name(path)))
     if not loaded.model.config.regression:
-        check_labels(data, loaded.vocabs, loaded.model.config.multi_label)
+        check_labels(data, loaded.vocabs, loaded.model.config.multi_label,
+                     unseen_ok=loaded.model.config.encoder == "dmn")
     return {"file": path, **score_classifier(loaded, data, batch_size, device)}

@@ -97,7 +97,7 @@ def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str, test: s
             vocabs = replace(vocabs, labels=Vocab(score_range(train_d), unk=None))
     for d in (dev_d, test_d):
         if d is not None and not cfg.regression:
-            check_labels(d, vocabs, multi)
+            check_labels(d, vocabs, multi, unseen_ok=cfg.encoder == "dmn")
     if vectors is not None:
         from rnn_cli.data.embeddings import build_embedding_matrix
 

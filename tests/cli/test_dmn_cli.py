@@ -89,3 +89,12 @@ def test_malformed_stories_and_misused_options_are_reported(dmn, tmp_path):
     assert "no story" in error_line(invoke("classify", dmn, SAMPLES / "ewt.genre.dev.tsv", "--input-format", "text"))
     assert "no file matches" in error_line(invoke("evaluate", dmn, tmp_path / "none*.txt", tmp_path / "x.txt"))
     assert "export takes" in error_line(invoke("export", dmn, "-o", tmp_path / "x.ts"))
+
+
+def test_an_answer_training_never_had_is_a_wrong_answer_not_an_error(dmn, tmp_path):
+    story = QA1_TEST.read_text().splitlines()[:3]  # two statements and "Where is John?" (hallway)
+    unseen = story[:2] + [story[2].replace("\thallway\t", "\thallway,office\t")]
+    path = tmp_path / "unseen.txt"
+    path.write_text("\n".join(story + unseen) + "\n")  # the same story twice, the second with a list answer
+    scores = json.loads(ok("evaluate", dmn, path, "--input-format", "babi", "--json").stdout)
+    assert scores["items"] == 2 and scores["accuracy"] == pytest.approx(0.5)
