@@ -18,6 +18,7 @@ time per task. `--tasks 1,2,3`, `--settings strong`, `--epochs` narrow a run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -68,7 +69,7 @@ def task_files(root: Path, task: int) -> tuple[Path, Path]:
 def run_one(task: int, setting: str, seed: int, args: argparse.Namespace) -> dict:
     train, test = task_files(args.data_dir, task)
     fit, dev = split_train(train, args.out_dir)
-    cfg = replace(BASE, seed=seed, **SETTINGS[setting])  # type: ignore[arg-type]
+    cfg = replace(BASE, seed=seed, **SETTINGS[setting], **args.overrides)  # type: ignore[arg-type]
     if args.epochs:
         cfg = replace(cfg, epochs=args.epochs)
     out = args.out_dir / f"qa{task}-{setting}-s{seed}.pt"
@@ -126,11 +127,21 @@ def main() -> None:
     parser.add_argument("--settings", default="strong,weak")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--epochs", type=int, help="cap on epochs per run (default 60, early stopping)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a training option of every run (e.g. --set passes=4 --set lr=0.001)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="skip the runs already in OUT/results.jsonl")
     parser.add_argument("--table-only", action="store_true", help="print the table of OUT/results.jsonl")
     args = parser.parse_args()
     tasks = [int(t) for t in args.tasks.split(",")]
+    fields = {f.name: f.type for f in dataclasses.fields(TrainClassifierConfig)}
+    args.overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in fields:
+            sys.exit(f"--set {item}: no training option '{key}'")
+        args.overrides[key] = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes")
+                               }.get(str(fields[key]), str)(value)
     settings = args.settings.split(",")
     if any(s not in SETTINGS for s in settings) or any(not 1 <= t <= 20 for t in tasks):
         sys.exit(f"tasks are 1-20, settings {', '.join(SETTINGS)}")
