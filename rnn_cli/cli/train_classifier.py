@@ -41,7 +41,11 @@ def command(
     quiet: Quiet = False,
     **options: Any,
 ) -> None:
-    """Train a sentence or document classifier (topic, question type, sentiment).
+    """Train a classifier of texts, parse trees, sentence pairs or questions over stories.
+
+    Sentences and documents (topic, question type, sentiment) with a (Bi)RNN; parse
+    trees with --encoder tree-lstm; sentence pairs with --pair, real scores with
+    --regression; bAbI questions over their story with --encoder dmn.
 
     Writes the best model by the dev metric to --out, OUT.state.pt and
     OUT.metrics.jsonl beside it, and a JSON summary on stdout.
