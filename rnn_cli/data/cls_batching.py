@@ -2,24 +2,21 @@
 
 Items are token lists; training batches group items of similar length (see
 `buckets.length_buckets`) and are built by `encode_batch`; prediction reads a window
-of items at a time and gives back each batch's `indices` in the window, as the
-tagger's batcher does. An empty text is encoded as one `<unk>` token, so every row
-has at least one position."""
+of items at a time (`item_batching.item_batches`, for texts, trees, pairs and stories
+alike) and gives back each batch's `indices` in the window, as the tagger's batcher
+does. An empty text is encoded as one `<unk>` token, so every row has at least one
+position."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import torch
 
 from rnn_cli.batches import ClassBatch
-from rnn_cli.data.buckets import sorted_windows
 from rnn_cli.data.vocab import PAD, UNK, Vocab
-
-T = TypeVar("T")
 
 WINDOW_BATCHES = 20  # prediction: read this many batches' worth of items ahead
 
@@ -74,19 +71,15 @@ def encode_batch(tokens: Sequence[Sequence[str]], vocabs: ClassVocabs, indices: 
     words = torch.zeros(len(rows), int(lengths.max()) if rows else 0, dtype=torch.long)
     for i, r in enumerate(rows):
         words[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-    target = None
-    if labels is not None:
-        if multi_label:
-            target = torch.zeros(len(rows), len(vocabs.labels))
-            for i, row in enumerate(labels):
-                target[i, vocabs.labels.encode(row)] = 1.0
-        else:
-            target = torch.tensor([vocabs.labels.index(row[0]) for row in labels], dtype=torch.long)
+    target = encode_labels(labels, vocabs, multi_label) if labels is not None else None
     return ClassBatch(words, lengths, target, list(indices))
 
 
-def prediction_batches(items: Iterable[tuple[T, Sequence[str]]], vocabs: ClassVocabs,
-                       batch_size: int) -> Iterator[tuple[list[tuple[T, Sequence[str]]], list[ClassBatch]]]:
-    """Windows of `(anything, tokens)` pairs, each with its length-sorted batches."""
-    for window, batches in sorted_windows(items, WINDOW_BATCHES * batch_size, batch_size, lambda x: len(x[1])):
-        yield window, [encode_batch([window[i][1] for i in b], vocabs, b) for b in batches]
+def encode_labels(labels: Sequence[Sequence[str]], vocabs: ClassVocabs, multi_label: bool = False) -> torch.Tensor:
+    """Targets: class ids (B,), or 0/1 rows (B, C) for a multi-label model."""
+    if multi_label:
+        target = torch.zeros(len(labels), len(vocabs.labels))
+        for i, row in enumerate(labels):
+            target[i, vocabs.labels.encode(row)] = 1.0
+        return target
+    return torch.tensor([vocabs.labels.index(row[0]) for row in labels], dtype=torch.long)

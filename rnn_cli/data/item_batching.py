@@ -15,10 +15,11 @@ import torch
 from rnn_cli.batches import ClassBatch, PairBatch, StoryBatch, TreeBatch
 from rnn_cli.data.babi import encode_stories, tokenize_babi
 from rnn_cli.data.buckets import sorted_windows
-from rnn_cli.data.classification import LabelledSet
-from rnn_cli.data.cls_batching import WINDOW_BATCHES, ClassVocabs, encode_batch
+from rnn_cli.data.classification import Example, LabelledSet
+from rnn_cli.data.cls_batching import WINDOW_BATCHES, ClassVocabs, encode_batch, encode_labels
 from rnn_cli.data.text import display_name
 from rnn_cli.data.tree_batching import encode_trees, max_children
+from rnn_cli.data.tree_items import TREE_SOURCES
 from rnn_cli.data.trees import Tree
 from rnn_cli.errors import DataFormatError
 
@@ -58,18 +59,13 @@ class BatchSpec:
         c = model_config
         trees = c.encoder == "tree-lstm"
         return cls(trees, c.pair, c.regression, c.multi_label, 2 if trees and c.tree_cell == "binary" else None,
-                   phrases, getattr(c, "encoder", "rnn") == "dmn", max_facts)
+                   phrases, c.encoder == "dmn", max_facts)
 
 
 def _targets(labels: Sequence[Sequence[str]], vocabs: ClassVocabs, spec: BatchSpec) -> torch.Tensor:
     if spec.regression:
         return torch.tensor([float(row[0]) for row in labels])
-    if spec.multi_label:
-        target = torch.zeros(len(labels), len(vocabs.labels))
-        for i, row in enumerate(labels):
-            target[i, vocabs.labels.encode(row)] = 1.0
-        return target
-    return torch.tensor([vocabs.labels.index(row[0]) for row in labels], dtype=torch.long)
+    return encode_labels(labels, vocabs, spec.multi_label)
 
 
 def _node_labels(tree: Tree, label_ids: Mapping[str, int], phrases: bool) -> list[int]:
@@ -102,7 +98,7 @@ def encode_items(items: Sequence[Item], vocabs: ClassVocabs, indices: Sequence[i
         firsts = [a for a, _ in items]
         return encode_stories([[vocabs.words.encode(f) for f in a.story or []] for a in firsts],
                               [vocabs.words.encode(a.tokens) for a in firsts],
-                              [vocabs.labels.index(row[0]) for row in labels] if labels is not None else None,
+                              encode_labels(labels, vocabs).tolist() if labels is not None else None,
                               [a.supports or [] for a in firsts], indices, spec.max_facts)
     if spec.pair:
         first = _encode_side([a for a, _ in items], vocabs, indices, spec, None)
@@ -117,22 +113,35 @@ def encode_items(items: Sequence[Item], vocabs: ClassVocabs, indices: Sequence[i
     return batch
 
 
+def example_item(e: Example, tokens: list[str], pair_tokens: list[str] | None, spec: BatchSpec,
+                 source: str) -> Item:
+    """One example as a model of `spec` reads it, given the tokens of its text(s); an
+    example that lacks what the model needs (a second text, a story, a tree, or a
+    tree narrow enough for a binary Tree-LSTM) is reported with `source` and its line."""
+    if spec.pair and (e.text_pair is None or pair_tokens is None):
+        raise DataFormatError(source, e.line, "no second text: a pair model reads TSV with --pair-column, or JSONL "
+                              "with \"text_pair\"")
+    if spec.stories:
+        if e.story is None:
+            raise DataFormatError(source, e.line, "no story: a DMN answers questions over bAbI stories "
+                                  "(--input-format babi)")
+        return Side(tokens, None, [tokenize_babi(f) for f in e.story], e.supports), None
+    trees = (e.tree, e.tree_pair) if spec.trees else (None, None)
+    for tree in trees[: 2 if spec.pair else 1] if spec.trees else ():
+        if tree is None:
+            raise DataFormatError(source, e.line, f"no tree: a Tree-LSTM reads {TREE_SOURCES}")
+        if spec.arity is not None and max_children(tree) > spec.arity:
+            raise DataFormatError(source, e.line, f"a node with {max_children(tree)} children: a binary Tree-LSTM "
+                                  "reads binarised trees")
+    return Side(tokens, trees[0]), (Side(pair_tokens, trees[1]) if spec.pair else None)  # type: ignore[arg-type]
+
+
 def labelled_items(data: LabelledSet, spec: BatchSpec) -> list[Item]:
-    """The items of a read file as `encode_items` takes them; a tree wider than a
-    binary Tree-LSTM reads is reported with its line."""
+    """The items of a read file as `encode_items` takes them (see `example_item`)."""
     pairs = data.pair_tokens if spec.pair else None
-    items: list[Item] = []
-    for i, (e, toks) in enumerate(zip(data.examples, data.tokens)):
-        for tree in (e.tree, e.tree_pair) if spec.trees and spec.arity is not None else ():
-            if tree is not None and max_children(tree) > spec.arity:  # type: ignore[operator]
-                raise DataFormatError(e.source or display_name(data.path), e.line,
-                                      f"a node with {max_children(tree)} children: a binary Tree-LSTM reads "
-                                      "binarised trees")
-        tree, tree_pair = (e.tree, e.tree_pair) if spec.trees else (None, None)
-        story = [tokenize_babi(f) for f in e.story] if spec.stories and e.story is not None else None
-        items.append((Side(toks, tree, story, e.supports if story is not None else None),
-                      Side(pairs[i], tree_pair) if pairs is not None else None))
-    return items
+    name = display_name(data.path)
+    return [example_item(e, toks, pairs[i] if pairs is not None else None, spec, e.source or name)
+            for i, (e, toks) in enumerate(zip(data.examples, data.tokens))]
 
 
 def item_size(item: Item) -> int:

@@ -10,7 +10,6 @@ from typing import Any
 
 import torch
 
-from rnn_cli.data.babi import tokenize_babi
 from rnn_cli.data.classification import (
     Example,
     LabelledSet,
@@ -19,16 +18,13 @@ from rnn_cli.data.classification import (
     read_examples,
     read_labelled,
     spell,
-    tokenize,
 )
 from rnn_cli.data.cls_batching import ClassVocabs
 from rnn_cli.data.cls_detect import Detection, detect_class_format
-from rnn_cli.data.item_batching import BatchSpec, Item, Side, item_batches, labelled_items
+from rnn_cli.data.item_batching import BatchSpec, Item, Side, example_item, item_batches, labelled_items
 from rnn_cli.data.text import display_name
-from rnn_cli.data.tree_batching import max_children
-from rnn_cli.data.tree_items import TREE_SOURCES
 from rnn_cli.data.trees import parse_ptb
-from rnn_cli.errors import CheckpointError, DataFormatError
+from rnn_cli.errors import CheckpointError
 from rnn_cli.metrics import classification_scores, regression_scores
 from rnn_cli.models.classifier import Classifier, ClassifierEnsemble
 from rnn_cli.models.pair import expected_score
@@ -74,44 +70,21 @@ class LoadedClassifier:
             examples.append(Example(text, None, i + 1, tree=tree, text_pair=pair, tree_pair=tree_pair))
         return list(predict(self, examples, batch_size, self.device, explain=explain, source="<text>"))
 
-    def tokens(self, text: str) -> list[str]:
-        """Tokenise as in training, cut at the training `max_length` (0: no limit)."""
-        toks = tokenize(text, self.config["tokenizer"], self.config["lowercase"])
-        limit = self.config["max_length"]
-        if limit and len(toks) > limit:
-            self.truncated += 1
-            return toks[:limit]
-        return toks
-
     @property
     def spec(self) -> BatchSpec:
         return BatchSpec.of(self.model.config, max_facts=self.config.get("max_facts", 0))
 
     def item(self, e: Example, source: str = "<input>") -> Item:
-        """An example as the model reads it: tokens (and tree) of its text, and of its
-        second text for a pair model; an example that lacks what the model needs is
-        reported with its line."""
+        """An example as the model reads it (`item_batching.example_item`), tokenised
+        as in training; texts cut at the training max_length are counted."""
         spec = self.spec
-        if spec.pair and e.text_pair is None:
-            raise DataFormatError(source, e.line, "no second text: a pair model reads TSV with --pair-column, or "
-                                  "JSONL with \"text_pair\"")
-        if spec.stories:
-            if e.story is None:
-                raise DataFormatError(source, e.line, "no story: a DMN answers questions over bAbI stories "
-                                      "(--input-format babi)")
-            return Side(tokenize_babi(e.text), None, [tokenize_babi(f) for f in e.story], e.supports), None
-        sides = [(e.text, e.tree)] + ([(e.text_pair, e.tree_pair)] if spec.pair else [])
-        out = []
-        for text, tree in sides:
-            if spec.trees and tree is None:
-                raise DataFormatError(source, e.line, f"no tree: a Tree-LSTM reads {TREE_SOURCES}")
-            if tree is not None and spec.arity is not None and max_children(tree) > spec.arity:
-                raise DataFormatError(source, e.line, f"a node with {max_children(tree)} children: this model's "
-                                      "binary Tree-LSTM reads binarised trees")
-            toks, cut = item_tokens(text or "", tree if spec.trees else None, self.config)
+        texts = [(e.text, e.tree)] + ([(e.text_pair, e.tree_pair)] if spec.pair and e.text_pair is not None else [])
+        tokens = []
+        for text, tree in texts:
+            toks, cut = item_tokens(text or "", tree if spec.trees else None, self.config, spec.stories)
             self.truncated += cut
-            out.append(Side(toks, tree if spec.trees else None))
-        return out[0], (out[1] if spec.pair else None)
+            tokens.append(toks)
+        return example_item(e, tokens[0], tokens[1] if len(tokens) > 1 else None, spec, source)
 
 
 def load_classifier(path: str, device: torch.device, payload: dict[str, Any] | None = None,

@@ -5,7 +5,8 @@ import torch
 
 from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.classification import read_examples, tokenize
-from rnn_cli.data.cls_batching import build_class_vocabs, encode_batch, prediction_batches
+from rnn_cli.data.cls_batching import build_class_vocabs, encode_batch
+from rnn_cli.data.item_batching import BatchSpec, Side, item_batches
 from rnn_cli.errors import DataFormatError
 
 
@@ -100,7 +101,7 @@ def test_batches_cover_every_item_once_and_pad_with_zero():
     assert sorted(seen) == list(range(len(tokens)))
     multi = encode_batch([["a"]], vocabs, [0], [["x", "y"]], multi_label=True)
     assert multi.labels.tolist() == [[1.0, 1.0]]
-    windows = list(prediction_batches(((i, t) for i, t in enumerate(tokens)), vocabs, 2))
+    windows = list(item_batches(((i, (Side(t), None)) for i, t in enumerate(tokens)), vocabs, 2, BatchSpec()))
     assert [item[0] for w, _ in windows for item in w] == list(range(len(tokens)))
 
 
