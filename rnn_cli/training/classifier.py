@@ -52,11 +52,15 @@ def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) ->
 def _all_tokens(data: LabelledSet) -> Iterator[list[str]]:
     yield from data.tokens
     yield from data.pair_tokens or []
-    seen: set[int] = set()
-    for e in data.examples:  # a story's statements, once per story (its questions share them)
-        if e.story is not None and e.story and id(e.story) not in seen:
-            seen.add(id(e.story))
-            yield from (tokenize_babi(f) for f in e.story)
+    # A story's statements, once: each question carries the statements so far, so
+    # only those beyond the previous question's (when its story goes on) are new.
+    previous: list[str] = []
+    for e in data.examples:
+        if e.story is None:
+            continue
+        start = len(previous) if e.story[: len(previous)] == previous else 0
+        yield from (tokenize_babi(f) for f in e.story[start:])
+        previous = e.story
 
 
 def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str, test: str | None,
