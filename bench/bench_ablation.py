@@ -24,7 +24,6 @@ over seeds, with Ma & Hovy's figures beside them.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import torch
 from bench_tag import data_files
+from runlog import RunLog
 
 from rnn_cli.predict.tagger import evaluate_tagger_file, load_tagger
 from rnn_cli.training.events import Evaluated
@@ -112,8 +112,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    results_path = args.out_dir / "results.jsonl"
-    results = [json.loads(line) for line in results_path.read_text().splitlines()] if results_path.exists() else []
+    log = RunLog(args.out_dir)
+    results = log.results
     tasks, cells, rows = args.tasks.split(","), args.cells.split(","), args.rows.split(",")
     for name, values, known in (("task", tasks, TASKS), ("cell", cells, None), ("row", rows, ROWS)):
         if known is not None and any(v not in known for v in values):
@@ -126,11 +126,7 @@ def main() -> None:
                     for seed in range(1, args.seeds + 1):
                         if args.resume and (task, row, cell, seed) in done:
                             continue
-                        result = run_one(task, row, cell, seed, args)
-                        print(json.dumps(result), file=sys.stderr, flush=True)
-                        results.append(result)
-                        with open(results_path, "a", encoding="utf-8") as fh:
-                            fh.write(json.dumps(result) + "\n")
+                        log.add(run_one(task, row, cell, seed, args))
     print(table(results, tasks, cells))
 
 

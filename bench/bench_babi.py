@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 import sys
 import time
@@ -27,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from runlog import RunLog
 
 from rnn_cli.data.text import iter_lines
 from rnn_cli.predict.classifier import evaluate_classifier_file, load_classifier
@@ -147,8 +147,8 @@ def main() -> None:
         sys.exit(f"tasks are 1-20, settings {', '.join(SETTINGS)}")
     torch.set_num_threads(args.threads)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    results_path = args.out_dir / "results.jsonl"
-    results = [json.loads(line) for line in results_path.read_text().splitlines()] if results_path.exists() else []
+    log = RunLog(args.out_dir)
+    results = log.results
     if not args.table_only:
         done = {(r["task"], r["setting"], r["seed"]) for r in results}
         for setting in settings:
@@ -156,11 +156,7 @@ def main() -> None:
                 for seed in range(1, args.seeds + 1):
                     if args.resume and (task, setting, seed) in done:
                         continue
-                    result = run_one(task, setting, seed, args)
-                    print(json.dumps(result), file=sys.stderr, flush=True)
-                    results.append(result)
-                    with open(results_path, "a", encoding="utf-8") as fh:
-                        fh.write(json.dumps(result) + "\n")
+                    log.add(run_one(task, setting, seed, args))
     print(table(results, settings))
 
 

@@ -34,6 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from runlog import RunLog
 
 from rnn_cli.predict.classifier import evaluate_classifier_file, load_classifier
 from rnn_cli.training.classifier import TrainClassifierConfig, train_classifier
@@ -159,19 +160,15 @@ def main() -> None:
         sys.exit(f"unknown row in {rows} ({', '.join(ROWS)})")
     torch.set_num_threads(args.threads)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    results_path = args.out_dir / "results.jsonl"
-    results = [json.loads(line) for line in results_path.read_text().splitlines()] if results_path.exists() else []
+    log = RunLog(args.out_dir)
+    results = log.results
     if not args.table_only:
         done = {(r["row"], r["seed"]) for r in results}
         for row in rows:
             for seed in range(1, args.seeds + 1):
                 if args.resume and (row, seed) in done:
                     continue
-                result = run_one(row, seed, args)
-                print(json.dumps(result), file=sys.stderr, flush=True)
-                results.append(result)
-                with open(results_path, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(result) + "\n")
+                log.add(run_one(row, seed, args))
     print(table(results, args.out_dir))
 
 
