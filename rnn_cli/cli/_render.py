@@ -129,8 +129,8 @@ def print_file_scores(results: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         print_json({"files": results, f"mean_{key}": mean})
         return
-    scale = 1 if key == "pearson" else 100
+    scale, digits = (1, 4) if key == "pearson" else (100, 2)
     sys.stdout.write(f"file\t{key}\titems\n")
     for r in results:
-        sys.stdout.write(f"{r['file']}\t{scale * r[key]:.{4 if key == 'pearson' else 2}f}\t{r['items']}\n")
-    sys.stdout.write(f"mean\t{scale * mean:.{4 if key == 'pearson' else 2}f}\t{sum(r['items'] for r in results)}\n")
+        sys.stdout.write(f"{r['file']}\t{scale * r[key]:.{digits}f}\t{r['items']}\n")
+    sys.stdout.write(f"mean\t{scale * mean:.{digits}f}\t{sum(r['items'] for r in results)}\n")
