@@ -112,17 +112,26 @@ def given_options(ctx: typer.Context, names: Iterable[str]) -> set[str]:
     return given
 
 
-def build_config(ctx: typer.Context, cls: type, options: dict[str, Any], config_path: str | None) -> Any:
-    """The config: dataclass defaults < YAML file (`--config`) < options given on the
-    command line."""
+def build_config(ctx: typer.Context, cls: type, options: dict[str, Any], config_path: str | None,
+                 recipe: str | None = None) -> Any:
+    """The config: dataclass defaults < the recipe (`--recipe`) < YAML file (`--config`)
+    < options given on the command line."""
     from rnn_cli.config import from_dict, load_yaml
+    from rnn_cli.recipes import get_recipe
 
-    resolved: dict[str, Any] = load_yaml(config_path) if config_path else {}
+    resolved: dict[str, Any] = {}
+    where = config_path or "options"
+    if recipe:
+        chosen = get_recipe(recipe, ctx.info_name)
+        resolved.update(chosen.options())
+        where = f"recipe {recipe} ({chosen.path})" if not config_path else where
+    if config_path:
+        resolved.update(load_yaml(config_path))
     given = given_options(ctx, options)
     for name, value in options.items():
         if name in given:
             resolved[name] = value.value if isinstance(value, Enum) else value
-    return from_dict(cls, resolved, where=config_path or "options")
+    return from_dict(cls, resolved, where=where)
 
 
 # The parameters of a training command that are not training options.
@@ -133,6 +142,18 @@ TestFile = Annotated[Optional[str], typer.Option("--test", help="Test file, scor
                                                  metavar="FILE")]
 ConfigFile = Annotated[Optional[str], typer.Option("--config", help="YAML file of options (keys as in `rnn-cli "
                                                    "info MODEL --config`); the command line wins.", metavar="FILE")]
+
+
+def _recipe_names(ctx: typer.Context, incomplete: str) -> list[str]:
+    from rnn_cli.recipes import recipes
+
+    return [r.name for r in recipes().values() if r.command == ctx.info_name and r.name.startswith(incomplete)]
+
+
+RecipeOpt = Annotated[Optional[str], typer.Option("--recipe", help="A named set of options that reproduces a "
+                                                  "published setup (`rnn-cli recipes` lists them); --config and "
+                                                  "the command line win over it.", metavar="NAME",
+                                                  autocompletion=_recipe_names)]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="auto picks CUDA when present (under torchrun: the "
                                            "GPU of LOCAL_RANK).")]
 Threads = Annotated[int, typer.Option("--threads", help="CPU threads (0: torch's default, one per core; 1 is "

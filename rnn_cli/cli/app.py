@@ -15,6 +15,7 @@ from rnn_cli.cli import (
     export,
     generate,
     info,
+    recipes,
     tag,
     train_classifier,
     train_lm,
@@ -114,6 +115,7 @@ app.command("evaluate")(evaluate.command)
 app.command("convert")(convert.command)
 app.command("info")(info.command)
 app.command("export")(export.command)
+app.command("recipes")(recipes.command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,6 +14,7 @@ from rnn_cli.cli._options import (
     DeviceOpt,
     OutFile,
     Quiet,
+    RecipeOpt,
     Resume,
     TestFile,
     Threads,
@@ -35,6 +36,7 @@ def command(
     out: OutFile = ...,  # type: ignore[assignment]
     test: TestFile = None,
     config: ConfigFile = None,
+    recipe: RecipeOpt = None,
     device: DeviceOpt = "auto",  # type: ignore[assignment]
     threads: Threads = 0,
     resume: Resume = False,
@@ -56,6 +58,6 @@ def command(
     from rnn_cli.cli._progress import run_training
     from rnn_cli.training.classifier import train_classifier
 
-    cfg = build_config(ctx, TrainClassifierConfig, options, config)
+    cfg = build_config(ctx, TrainClassifierConfig, options, config, recipe)
     run_training(partial(train_classifier, cfg, train, dev, out, test=test, resume=resume), quiet, device.value,
                  threads)

@@ -13,6 +13,7 @@ from rnn_cli.cli._options import (
     DeviceOpt,
     OutFile,
     Quiet,
+    RecipeOpt,
     Resume,
     TestFile,
     Threads,
@@ -32,6 +33,7 @@ def command(
                                       help="Development text (model selection, lr annealing, early stopping)."),
     test: TestFile = None,
     config: ConfigFile = None,
+    recipe: RecipeOpt = None,
     device: DeviceOpt = "auto",  # type: ignore[assignment]
     threads: Threads = 0,
     resume: Resume = False,
@@ -50,6 +52,6 @@ def command(
     from rnn_cli.cli._progress import run_training
     from rnn_cli.training.lm import train_lm
 
-    cfg = build_config(ctx, TrainLMConfig, options, config)
+    cfg = build_config(ctx, TrainLMConfig, options, config, recipe)
     run_training(partial(train_lm, cfg, train, out, dev=dev, test=test, resume=resume), quiet, device.value,
                  threads)

@@ -14,6 +14,7 @@ from rnn_cli.cli._options import (
     DeviceOpt,
     OutFile,
     Quiet,
+    RecipeOpt,
     Resume,
     TestFile,
     Threads,
@@ -33,6 +34,7 @@ def command(
     out: OutFile = ...,  # type: ignore[assignment]
     test: TestFile = None,
     config: ConfigFile = None,
+    recipe: RecipeOpt = None,
     device: DeviceOpt = "auto",  # type: ignore[assignment]
     threads: Threads = 0,
     resume: Resume = False,
@@ -51,5 +53,5 @@ def command(
     from rnn_cli.cli._progress import run_training
     from rnn_cli.training.tagger import train_tagger
 
-    cfg = build_config(ctx, TrainTaggerConfig, options, config)
+    cfg = build_config(ctx, TrainTaggerConfig, options, config, recipe)
     run_training(partial(train_tagger, cfg, train, dev, out, test=test, resume=resume), quiet, device.value, threads)

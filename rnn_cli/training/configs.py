@@ -59,6 +59,7 @@ class TrainTaggerConfig(TrainOptions):
     hidden_size: int = 200
     dropout: float = 0.5
     singleton_dropout: float = 0.0
+    word_dropout: float = 0.0
     decoder: str = "crf"
     epochs: int = 50
     batch_size: int = 10

@@ -73,9 +73,9 @@ def label_rows(train: LabelledSet, cfg: TrainClassifierConfig) -> list[list[str]
     return rows
 
 
-def _drop(words: torch.Tensor, p: float, unk: int) -> torch.Tensor:
+def drop_words(words: torch.Tensor, p: float, unk: int) -> torch.Tensor:
     # Each real token (index > unk: not <pad>, not already <unk>) is hidden behind
-    # <unk> with probability p, so the classifier cannot lean on a few words and the
+    # <unk> with probability p, so the model cannot lean on a few words and the
     # <unk> vector is learned.
     return words.masked_fill((words > unk) & (torch.rand(words.shape, device=words.device) < p), unk)
 
@@ -84,5 +84,5 @@ def word_dropout(batch: AnyBatch, p: float, unk: int) -> AnyBatch:
     if isinstance(batch, PairBatch):
         return replace(batch, first=word_dropout(batch.first, p, unk), second=word_dropout(batch.second, p, unk))
     if isinstance(batch, StoryBatch):
-        return replace(batch, facts=_drop(batch.facts, p, unk), question=_drop(batch.question, p, unk))
-    return replace(batch, words=_drop(batch.words, p, unk))
+        return replace(batch, facts=drop_words(batch.facts, p, unk), question=drop_words(batch.question, p, unk))
+    return replace(batch, words=drop_words(batch.words, p, unk))

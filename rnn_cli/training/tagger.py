@@ -30,6 +30,7 @@ from rnn_cli.training.configs import TrainTaggerConfig
 from rnn_cli.training.distributed import Dist
 from rnn_cli.training.events import Info
 from rnn_cli.training.loop import Event, Task, resume_or_start, run_epochs, sharded
+from rnn_cli.training.structure import drop_words
 
 
 def read_tagged(path: str, cfg: TrainTaggerConfig) -> list[Sentence]:
@@ -141,6 +142,8 @@ def train_tagger(
             # the <unk> vector (what unseen words get at test time) is learned.
             drop = singletons[b.words] & (torch.rand(b.words.shape, device=device) < cfg.singleton_dropout)
             b = replace(b, words=b.words.masked_fill(drop, vocabs.words.unk_index))
+        if cfg.word_dropout > 0:  # any word; its characters still reach the char encoder
+            b = replace(b, words=drop_words(b.words, cfg.word_dropout, vocabs.words.unk_index))
         out = model.loss(b)
         return out.value, out.items
 

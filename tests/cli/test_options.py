@@ -30,7 +30,7 @@ from rnn_cli.training.options import (
 )
 
 TRAINERS = {"train-lm": TrainLMConfig, "train-tagger": TrainTaggerConfig, "train-classifier": TrainClassifierConfig}
-RUN_PARAMS = {"train", "dev", "out", "test", "config", "device", "threads", "resume", "quiet"}
+RUN_PARAMS = {"train", "dev", "out", "test", "config", "recipe", "device", "threads", "resume", "quiet"}
 
 
 def command(name: str):
