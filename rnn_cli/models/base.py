@@ -24,6 +24,8 @@ class Loss:
     value: torch.Tensor  # () the mean loss, what backward starts from
     items: int  # what the mean is over: tokens (LM), sentences (tagger), items (classifier)
     state: Hidden | None = None  # the LM's new hidden state (still in the graph); None for the others
+    # () a regulariser trained on beside `value` but not reported with it (the LM's AR/TAR); None: none
+    penalty: torch.Tensor | None = None
 
 
 class Model(Protocol):

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rnn_cli.config import Option
+from rnn_cli.errors import ConfigError
 from rnn_cli.training.options import CLASS_FORMATS, TAG_FORMATS, TrainOptions, override
+
+# The cells whose fused layer has hidden-to-hidden weights: what the LM's weight drop and
+# locked dropout between layers need (`models/regularisers.py`, LAYERED_OPS).
+WEIGHT_HH_CELLS = ("lstm", "gru", "rnn-tanh", "rnn-relu")
 
 
 @dataclass
@@ -23,6 +28,13 @@ class TrainLMConfig(TrainOptions):
     hidden_size: int = 200
     embedding_size: int = 200
     dropout: float = 0.2
+    locked_dropout: bool = False
+    input_dropout: float | None = None
+    hidden_dropout: float | None = None
+    embedding_dropout: float = 0.0
+    weight_drop: float = 0.0
+    ar: float = 0.0
+    tar: float = 0.0
     tie_weights: bool = False
     init_range: float | None = None
     precision: str = "fp32"
@@ -35,6 +47,24 @@ class TrainLMConfig(TrainOptions):
     schedule: str = "plateau"
     lr_decay: float = 0.25
     patience: int = 3
+
+    OVERRIDES: ClassVar[dict[str, Option]] = {
+        "dropout": override("dropout", help="Dropout on the RNN's output, and on the embeddings and between layers "
+                                            "unless --input-dropout / --hidden-dropout say otherwise."),
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # The SRU has no hidden-to-hidden matrix to drop, and its fused layers take no
+        # mask between them: checked here, so that the command fails before reading data.
+        hidden = self.dropout if self.hidden_dropout is None else self.hidden_dropout
+        if self.cell not in WEIGHT_HH_CELLS:
+            if self.weight_drop > 0:
+                raise ConfigError(f"--weight-drop needs a cell with hidden-to-hidden weights "
+                                  f"({', '.join(WEIGHT_HH_CELLS)}), not {self.cell}")
+            if self.locked_dropout and self.layers > 1 and hidden > 0:
+                raise ConfigError(f"--locked-dropout between layers needs --cell {', '.join(WEIGHT_HH_CELLS)}, not "
+                                  f"{self.cell} (or --hidden-dropout 0, or --layers 1)")
 
 
 @dataclass

@@ -59,7 +59,9 @@ class _Data:
 def model_config(cfg: TrainLMConfig, vocab_size: int) -> LMConfig:
     return LMConfig(vocab_size=vocab_size, cell=cfg.cell, embedding_size=cfg.embedding_size,
                     hidden_size=cfg.hidden_size, layers=cfg.layers, dropout=cfg.dropout, tie_weights=cfg.tie_weights,
-                    init_range=cfg.init_range, softmax_precision=cfg.precision)
+                    init_range=cfg.init_range, softmax_precision=cfg.precision, locked_dropout=cfg.locked_dropout,
+                    input_dropout=cfg.input_dropout, hidden_dropout=cfg.hidden_dropout,
+                    embedding_dropout=cfg.embedding_dropout, weight_drop=cfg.weight_drop, ar=cfg.ar, tar=cfg.tar)
 
 
 class _Run:
@@ -69,13 +71,13 @@ class _Run:
         self.model, self.data, self.device, self.dist = model, data, device, dist
         self.hidden: Hidden | None = None
 
-    def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, int, torch.Tensor | None]:
         """The window's mean token loss, carrying the hidden state from the previous
-        window (detached: truncated BPTT)."""
+        window (detached: truncated BPTT), and the AR/TAR penalty (None without)."""
         x, y = batch
         out = self.model.loss(LMBatch(x, y, detach_hidden(self.hidden)))
         self.hidden = out.state
-        return out.value, out.items
+        return out.value, out.items, out.penalty
 
     def window(self, step: tuple[int, int]) -> tuple[tuple[torch.Tensor, torch.Tensor], float]:
         row, length = step

@@ -11,7 +11,11 @@ Exact resume mid-epoch: an epoch's steps are drawn from a seeded generator, so t
 state holds that generator as it was at the epoch's start and the number of steps
 done; a resumed run draws the same steps and skips what was done. What a task carries
 from step to step (a language model's hidden state) goes into the state through
-`extra_state` / `restore_extra`."""
+`extra_state` / `restore_extra`.
+
+With `--optimizer nt-asgd` each evaluation may start the engine's weight averaging
+(`averaging.py`); from then on dev, the saved best model and the final test score
+use the averaged weights, while training goes on from the trained ones."""
 
 from __future__ import annotations
 
@@ -29,8 +33,9 @@ from torch import nn
 from rnn_cli import checkpoint
 from rnn_cli.config import from_dict
 from rnn_cli.data.atomic import atomic_write_text, check_target
+from rnn_cli.training.averaging import should_trigger
 from rnn_cli.training.distributed import Dist
-from rnn_cli.training.engine import Engine
+from rnn_cli.training.engine import Engine, LossFn
 from rnn_cli.training.events import Done, Evaluated, Info, Step
 from rnn_cli.training.optim import after_bad_epoch, epoch_lr, set_lr
 from rnn_cli.training.options import TrainOptions
@@ -56,7 +61,8 @@ class Task:
     """What the loop needs from a trainer. `order(generator)` lists one epoch's steps
     (any descriptors; their shuffling drawn from `generator` alone); `make_batch(step)`
     builds this process's batch of a step and the weight of its mean loss (see
-    `Dist.shard`); `loss(batch)` returns the batch's mean loss and its number of items;
+    `Dist.shard`); `loss(batch)` returns the batch's mean loss and its number of items
+    (and optionally a penalty to train on but not report, see `engine.py`);
     `evaluate()` scores dev as `{"dev_...": value}` with `metric` among the keys (without
     it, the training loss is the metric); `test()`, if given, scores the test set with
     the best weights as `{"test_...": value}`."""
@@ -68,7 +74,7 @@ class Task:
     vocab: dict[str, list[str]]
     order: Callable[[torch.Generator], list[Any]]
     make_batch: Callable[[Any], tuple[Any, float]]
-    loss: Callable[[Any], tuple[torch.Tensor, int]]
+    loss: LossFn
     evaluate: Callable[[], dict[str, Any]] | None = None
     metric: str = "train_loss"
     minimize: bool = False
@@ -133,6 +139,20 @@ def _improved(score: float, best: float | None, minimize: bool) -> bool:
     if not math.isfinite(score):
         return False
     return best is None or (score < best if minimize else score > best)
+
+
+def _trigger_averaging(engine: Engine, p: Progress, task: Task, nonmono: int) -> Info | None:
+    """Start NT-ASGD's averaging (from the next step) if the evaluation just recorded,
+    the last of `p.history`, says so; the note to show, or None."""
+    if engine.averager is None or engine.averager.active:
+        return None
+    scores = [r[task.metric] for r in p.history]
+    if not should_trigger(scores[:-1], scores[-1], nonmono, task.minimize):
+        return None
+    engine.averager.begin(p.global_step + 1)
+    best = (min if task.minimize else max)(s for s in scores[:-1 - nonmono] if math.isfinite(s))
+    return Info(f"NT-ASGD: averaging from step {p.global_step + 1} ({task.metric} {scores[-1]:.4f} did not improve "
+                f"on {best:.4f}, the best before the last {nonmono} evaluation(s))")
 
 
 def run_epochs(task: Task, opts: TrainOptions, out: str | Path, state: dict[str, Any] | None = None,
@@ -211,27 +231,32 @@ def run_epochs(task: Task, opts: TrainOptions, out: str | Path, state: dict[str,
         task.end_epoch()
         engine.eval()
         train_loss = p.loss_sum / max(p.items, 1)
-        scores = dist.from_main(task.evaluate) if task.evaluate is not None else {}
-        record = record_of(train_loss, elapsed, scores)
-        improved = _improved(record[task.metric], p.best, task.minimize)
-        if improved:
-            p.best, p.bad_epochs, p.best_metrics = record[task.metric], 0, dict(record)
-            save_model(p.best_metrics)
-        else:
+        with engine.averaged():
+            scores = dist.from_main(task.evaluate) if task.evaluate is not None else {}
+            record = record_of(train_loss, elapsed, scores)
+            improved = _improved(record[task.metric], p.best, task.minimize)
+            if improved:
+                p.best, p.bad_epochs, p.best_metrics = record[task.metric], 0, dict(record)
+                save_model(p.best_metrics)
+        if not improved:
             p.bad_epochs += 1
             p.lr = after_bad_epoch(opts, p.lr)
             p.stopped_early = bool(opts.patience and p.bad_epochs >= opts.patience)
         p.history.append(record)
+        triggered = _trigger_averaging(engine, p, task, opts.nonmono)
         if dist.is_main:
             atomic_write_text(mpath, "".join(json.dumps(r) + "\n" for r in p.history))
         p.epoch, p.batches_done, p.loss_sum, p.items, p.seconds = p.epoch + 1, 0, 0.0, 0.0, 0.0
         save_state()
         yield Evaluated(record, improved)
+        if triggered is not None:
+            yield triggered
         if p.stopped_early:
             yield Info(f"early stop: no improvement for {p.bad_epochs} epoch(s)")
 
     if not out.exists():
-        save_model(p.best_metrics)
+        with engine.averaged():
+            save_model(p.best_metrics)
     summary: dict[str, Any] = {"model": str(out), "epochs": p.epoch, **task.summary}
     summary.update({k: v for k, v in p.best_metrics.items() if k.startswith("dev_") or k == "epoch"})
     if task.test is not None and dist.is_main:

@@ -17,6 +17,8 @@ def build_optimizer(
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=True)
+    if name == "nt-asgd":  # plain SGD; the engine averages the weights once triggered (`averaging.py`)
+        return torch.optim.SGD(params, lr=lr, momentum=0.0, weight_decay=weight_decay, foreach=True)
     raise ValueError(f"invalid optimizer: {name!r} (choose from {', '.join(OPTIMIZERS)})")
 
 

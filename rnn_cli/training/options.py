@@ -19,7 +19,7 @@ from rnn_cli.config import Option, validate
 MODEL, TRAINING, DATA = "Model", "Training", "Data"
 
 CELLS = ("lstm", "gru", "rnn-tanh", "rnn-relu", "sru", "sru-plain")
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "nt-asgd")
 SCHEDULES = ("constant", "inverse-time", "step", "plateau")
 LEVELS = ("word", "char")
 PRECISIONS = ("fp32", "bf16")
@@ -168,6 +168,26 @@ OPTIONS: dict[str, Option] = {
                        "distribution over the integer scores, trained with KL divergence to the sparse target "
                        "distribution (Tai et al. 2015); classify prints the score, evaluate Pearson, Spearman "
                        "and MSE.", MODEL, flags=("--regression",)),
+    # AWD-LSTM regularisers (language model).
+    "locked_dropout": _opt("Variational dropout (Gal & Ghahramani 2016; AWD-LSTM, Merity et al. 2018): one mask per "
+                           "sequence, the same at every time step, on the embeddings, between layers and on the "
+                           "output.", MODEL, flags=("--locked-dropout",)),
+    "input_dropout": _opt("Dropout on the embeddings (AWD's dropouti; default: --dropout).", MODEL, _probability()),
+    "hidden_dropout": _opt("Dropout between RNN layers (AWD's dropouth; default: --dropout).", MODEL,
+                           _probability()),
+    "embedding_dropout": _opt("Training: drop whole words from the embedding matrix, the same words at every "
+                              "position of a batch (AWD's dropoute, e.g. 0.1).", MODEL, _probability()),
+    "weight_drop": _opt("DropConnect on the hidden-to-hidden weights (AWD's wdrop, e.g. 0.5): a new mask per batch "
+                        "in training; lstm, gru and rnn-* cells.", MODEL, _probability()),
+    "ar": _opt("Activation regularisation: add ar * mean(h^2) of the dropped last-layer outputs to the training "
+               "loss (AWD's alpha, e.g. 2; the reported loss leaves it out).", TRAINING, _at_least(0)),
+    "tar": _opt("Temporal activation regularisation: add tar * mean((h_t - h_t-1)^2) of the last layer's outputs "
+                "to the training loss (AWD's beta, e.g. 1; the reported loss leaves it out).", TRAINING,
+                _at_least(0)),
+    "nonmono": _opt("--optimizer nt-asgd (non-monotonically triggered averaged SGD, Merity et al. 2018: SGD without "
+                    "momentum that starts averaging the weights once the dev metric is worse than the best of all "
+                    "but the last N evaluations; dev, the saved model and test use the averaged weights): N.",
+                    check=_at_least(1)),
 }
 
 
@@ -205,6 +225,7 @@ class TrainOptions:
     amp: bool = False
     skip_nonfinite: bool = False
     encoding: str = "utf-8"
+    nonmono: int = 5
 
     OVERRIDES: ClassVar[dict[str, Option]] = {}
 
