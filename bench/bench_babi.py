@@ -30,12 +30,12 @@ from runlog import RunLog
 
 from rnn_cli.data.text import iter_lines
 from rnn_cli.predict.classifier import evaluate_classifier_file, load_classifier
+from rnn_cli.recipes import recipe_config
 from rnn_cli.training.classifier import TrainClassifierConfig, train_classifier
 from rnn_cli.training.events import Evaluated
 
-BASE = TrainClassifierConfig(input_format="babi", encoder="dmn", embedding_size=80, hidden_size=80, passes=3,
-                             dropout=0.1, batch_size=32, optimizer="adam", lr=0.003, epochs=60, patience=10,
-                             max_facts=70, seed=1)
+# The dmn-babi recipe (`rnn-cli recipes dmn-babi`); SETTINGS chooses the supervision.
+BASE = recipe_config(TrainClassifierConfig, "dmn-babi", seed=1)
 SETTINGS = {"strong": {"supervise_facts": True}, "weak": {"supervise_facts": False}}
 # Kumar et al. 2016, Table 1 (bAbI 1k, test accuracy %): MemNN (Weston et al., strongly
 # supervised) and the DMN.

@@ -34,17 +34,14 @@ from rnn_cli.data.text import read_text
 from rnn_cli.models.lm import RNNLM
 from rnn_cli.models.rnn import detach_hidden
 from rnn_cli.predict.lm import evaluate_lm_file, load_lm
+from rnn_cli.recipes import recipe_config
 from rnn_cli.training.events import Done, Evaluated, Info
 from rnn_cli.training.lm import TrainLMConfig, model_config, train_lm
 from rnn_cli.training.optim import build_optimizer
 
 CONFIGS = {
-    "word": TrainLMConfig(level="word", cell="lstm", layers=2, hidden_size=200, embedding_size=200, dropout=0.0,
-                          init_range=0.1, epochs=13, batch_size=20, eval_batch_size=20, bptt=20, optimizer="sgd",
-                          lr=20.0, clip=0.25, schedule="step", lr_decay=0.5, decay_start=4, patience=0),
-    "char": TrainLMConfig(level="char", cell="lstm", layers=2, hidden_size=256, embedding_size=64, dropout=0.1,
-                          epochs=12, batch_size=32, eval_batch_size=32, bptt=100, optimizer="adam", lr=2e-3,
-                          clip=5.0, schedule="plateau", lr_decay=0.5, patience=3),
+    "word": recipe_config(TrainLMConfig, "zaremba-small"),
+    "char": recipe_config(TrainLMConfig, "char-rnn"),
 }
 
 

@@ -6,9 +6,9 @@ ner-glove:  the same with the GloVe 6B 50-d vectors in DATA/glove. Target >= 90.
 pos, chunk: CoNLL-2000 (the last 10% of train held out as dev). Targets: POS
             accuracy >= 96.5, chunking F1 >= 93.5. pos-glove, chunk-glove: the same
             with the GloVe vectors (as Ma & Hovy used for POS).
-The model is Ma & Hovy 2016's: char CNN (30 filters of width 3), BiLSTM 200,
-CRF, dropout 0.5, SGD lr 0.015 with momentum 0.9 and lr / (1 + 0.05 epoch),
-batch 10, clip 5. `--minutes` caps the training time (the best model so far is
+The model is Ma & Hovy 2016's, the `ma-hovy` recipe: char CNN (30 filters of
+width 3), BiLSTM 200, CRF, dropout 0.5, SGD lr 0.015 with momentum 0.9 and lr / (1 +
+0.05 epoch), batch 10, clip 5. `--minutes` caps the training time (the best model so far is
 then scored). Prints one JSON line of figures on stdout.
 
 speed:      one training epoch over CoNLL-2003 train with the size of flair's
@@ -34,11 +34,11 @@ import torch
 
 from rnn_cli.data.conll import read_conll, write_conll
 from rnn_cli.predict.tagger import evaluate_tagger_file, load_tagger, predict
+from rnn_cli.recipes import recipe_config
 from rnn_cli.training.events import Done, Evaluated, Info
 from rnn_cli.training.tagger import TrainTaggerConfig, train_tagger
 
-BASE = TrainTaggerConfig(epochs=50, batch_size=10, optimizer="sgd", lr=0.015, momentum=0.9, schedule="inverse-time",
-                         decay_rate=0.05, clip=5.0, dropout=0.5, hidden_size=200, char_encoder="cnn", patience=10)
+BASE = recipe_config(TrainTaggerConfig, "ma-hovy")
 
 
 def data_files(task: str, root: Path, out_dir: Path) -> tuple[str, str, str, TrainTaggerConfig]:

@@ -37,16 +37,14 @@ import torch
 from runlog import RunLog
 
 from rnn_cli.predict.classifier import evaluate_classifier_file, load_classifier
+from rnn_cli.recipes import recipe_config
 from rnn_cli.training.classifier import TrainClassifierConfig, train_classifier
 from rnn_cli.training.events import Evaluated
 
 GLOVE = "glove/glove.6B.50d.trimmed.txt.gz"
-SST = TrainClassifierConfig(input_format="ptb-trees", lowercase=True, hidden_size=150, batch_size=25,
-                            optimizer="adam", lr=0.002, epochs=12, patience=4, dropout=0.5)
-SICK = TrainClassifierConfig(input_format="jsonl", lowercase=True, pair=True, regression=True, hidden_size=150,
-                             pair_hidden_size=50, batch_size=25, optimizer="adam", lr=0.005, weight_decay=1e-4,
-                             schedule="plateau", lr_decay=0.5, epochs=25, patience=5, dropout=0.0,
-                             freeze_embeddings=True, max_length=0)
+# The tai-sst and tai-sick recipes (`rnn-cli recipes tai-sst`); the rows change the encoder.
+SST = recipe_config(TrainClassifierConfig, "tai-sst")
+SICK = recipe_config(TrainClassifierConfig, "tai-sick", input_format="jsonl")
 ROWS: dict[str, tuple[str, TrainClassifierConfig]] = {
     "sst-fine-tree": ("sst", replace(SST, encoder="tree-lstm")),
     "sst-fine-rnn": ("sst", replace(SST, encoder="rnn", hidden_size=150, batch_size=50, lr=0.001, epochs=6,

@@ -74,3 +74,11 @@ def get_recipe(name: str, command: str | None = None) -> Recipe:
     if command is not None and recipe.command != command:
         raise ConfigError(f"recipe {name!r} is for {recipe.command}, not {command}: choose from {', '.join(mine)}")
     return recipe
+
+
+def recipe_config(cls: type, name: str, **changes: Any) -> Any:
+    """Config dataclass `cls` with recipe `name`'s options and then `changes` (for the
+    benchmarks and the Python API: the same precedence as the command line's)."""
+    from rnn_cli.config import from_dict
+
+    return from_dict(cls, {**get_recipe(name).options(), **changes}, where=f"recipe {name}")
