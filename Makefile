@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 DATA   ?= ../shared/data
 RUNS   ?= runs
 
-.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp bench-deploy bench-cells bench-ablation bench-tree bench-babi clean
+.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp bench-deploy bench-cells bench-ablation bench-tree bench-babi bench-defaults fasttext-venv clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -98,6 +98,19 @@ bench-tree:
 # BABI= passes options (e.g. BABI="--tasks 1,2,3 --settings strong").
 bench-babi:
 	$(BIN)/python bench/bench_babi.py --data-dir $(DATA) --out-dir $(RUNS)/bench-babi --resume $(BABI)
+
+# The defaults study: every corpus in DATA trained with no options (plus --embeddings where
+# the row says) through the command line, old and new defaults side by side, scored after
+# 1, 3 and 10 epochs and at the end, with time and peak RSS; classifier rows beside
+# fastText with bigrams when .fasttext-venv exists (`make fasttext-venv`). Resumable;
+# DEFAULTS= picks rows (e.g. DEFAULTS="conll03-glove trec").
+bench-defaults:
+	$(BIN)/python bench/bench_defaults.py --data-dir $(DATA) --out-dir $(RUNS)/bench-defaults --resume \
+		--columns new,old,fasttext $(DEFAULTS)
+
+fasttext-venv:
+	$(PYTHON) -m venv .fasttext-venv
+	.fasttext-venv/bin/pip install --quiet 'fasttext-wheel==0.9.2' 'numpy<2'
 
 bench-ddp:
 	$(BIN)/python bench/bench_ddp.py --data-dir $(DATA) --steps 200

@@ -92,8 +92,10 @@ def run_training(start: Callable[..., Iterable[Any]], quiet: bool, device: str =
     from rnn_cli.errors import EXIT_INTERRUPTED
     from rnn_cli.seed import set_threads
     from rnn_cli.training.distributed import Dist, device_for
+    from rnn_cli.training.memory import limit_heap_growth
 
     set_threads(threads)
+    limit_heap_growth()
     where = device_for(device)
     with Dist.from_env(where) as dist, graceful_interrupt(announce=dist.is_main) as should_stop:
         summary = render_training(start(device=where, dist=dist, should_stop=should_stop),

@@ -20,11 +20,11 @@ from rnn_cli.training.events import Step
 from rnn_cli.training.lm import TrainLMConfig, train_lm
 from rnn_cli.training.tagger import TrainTaggerConfig, train_tagger
 
-# Dropout 0: dropout masks are drawn per process, everything else is the same maths.
+# Dropout 0 (word dropout too): masks are drawn per process, everything else is the same maths.
 LM = TrainLMConfig(level="char", layers=1, hidden_size=24, embedding_size=8, dropout=0.0, bptt=20, epochs=1,
                    optimizer="sgd", lr=1.0, clip=0.5, log_every=1, patience=0)
 TAGGER = TrainTaggerConfig(epochs=1, hidden_size=12, embedding_size=8, char_embedding_size=6, char_filters=6,
-                           dropout=0.0, optimizer="sgd", lr=0.05, log_every=1, clip=1.0)
+                           dropout=0.0, word_dropout=0.0, optimizer="sgd", lr=0.05, log_every=1, clip=1.0)
 
 
 def step_losses(task: str, data: Path, out: Path, batch: int, dist: Dist, dropout: float = 0.0,
