@@ -2,7 +2,8 @@
 methods, the same objects the commands use:
 
 - a tagger (`LoadedTagger`): `tag(tokens)` -> tags, `tag_many(sentences, probs=, nbest=, scheme=)`;
-- a classifier (`LoadedClassifier`): `classify(text)` -> `.label`, `.probs`, `classify_many(texts)`;
+- a classifier (`LoadedClassifier`): `classify(text)` -> `.label`, `.probs`, `classify_many(texts)`
+  (a pair model takes `(text, text_pair)`, a Tree-LSTM a bracketed tree, a DMN `(story, question)`);
 - a language model (`LoadedLM`): `generate(prompt, ...)` -> text, `score(line)` -> log-probability,
   `score_many(lines)`.
 

@@ -55,10 +55,15 @@ class LoadedClassifier:
         """A `ClassPrediction` per text, in order (`explain`: attention weights per
         token, for models trained with attention pooling). A pair model takes
         `(text, text_pair)` tuples; a Tree-LSTM, PTB-bracketed trees (`.score` holds
-        a regression model's prediction)."""
+        a regression model's prediction); a DMN, `(story, question)` tuples, the story
+        a list of statements or one string with a statement per line (`explain`: the
+        gates over the facts per pass)."""
         examples = []
         spec = self.spec
         for i, item in enumerate(texts):
+            if spec.stories:
+                examples.append(_story_example(item, i + 1))
+                continue
             text, pair = item if spec.pair and isinstance(item, tuple) and len(item) == 2 else (item, None)
             if not isinstance(text, str) or (spec.pair and not isinstance(pair, str)):
                 want = "a (text, text_pair) tuple of strings" if spec.pair else "a string"
@@ -85,6 +90,17 @@ class LoadedClassifier:
             self.truncated += cut
             tokens.append(toks)
         return example_item(e, tokens[0], tokens[1] if len(tokens) > 1 else None, spec, source)
+
+
+def _story_example(item: object, number: int) -> Example:
+    """A `(story, question)` tuple as the example the bAbI reader would give."""
+    story, question = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
+    if isinstance(story, str):
+        story = story.splitlines()
+    if not isinstance(question, str) or not isinstance(story, list) or not all(isinstance(s, str) for s in story):
+        raise ValueError(f"text {number}: expected a (story, question) tuple: the story a list of statements "
+                         f"or a string of lines, the question a string; got {type(item).__name__}")
+    return Example(question, None, number, story=[s for s in story if s.strip()])
 
 
 def load_classifier(path: str, device: torch.device, payload: dict[str, Any] | None = None,

@@ -98,3 +98,20 @@ def test_an_answer_training_never_had_is_a_wrong_answer_not_an_error(dmn, tmp_pa
     path.write_text("\n".join(story + unseen) + "\n")  # the same story twice, the second with a list answer
     scores = json.loads(ok("evaluate", dmn, path, "--input-format", "babi", "--json").stdout)
     assert scores["items"] == 2 and scores["accuracy"] == pytest.approx(0.5)
+
+
+def test_the_python_api_answers_a_question_over_a_story_as_classify_does(dmn):
+    import rnn_cli
+
+    lines = QA1_TEST.read_text().splitlines()
+    statements = [line.split(" ", 1)[1] for line in lines[:2]]  # the first question's story
+    question = lines[2].split(" ", 1)[1].split("\t")[0]
+    expected = ok("classify", dmn, QA1_TEST).stdout.splitlines()[0].split("\t")[0]
+    model = rnn_cli.load(str(dmn))
+    as_list, as_text = model.classify_many([(statements, question), ("\n".join(statements) + "\n", question)])
+    assert as_list.label == as_text.label == expected
+    assert abs(sum(as_list.probs.values()) - 1) < 1e-5
+    explained = model.classify_many([(statements, question)], explain=True)[0]
+    assert explained.label == expected
+    with pytest.raises(ValueError, match="story, question"):
+        model.classify_many([question])
