@@ -227,11 +227,14 @@ def predict(loaded: LoadedClassifier, examples: Iterable[Example], batch_size: i
 
 
 def score_classifier(loaded: LoadedClassifier, data: LabelledSet, batch_size: int, device: torch.device,
-                     tune_threshold: bool = False, metric: str = "micro-f1") -> dict[str, Any]:
-    """Scores of `data`; with `tune_threshold` (multi-label), first set the model's
-    threshold to the grid value that maximises `metric` on `data`."""
+                     tune_threshold: bool = False, metric: str = "micro-f1",
+                     items: list[Item] | None = None) -> dict[str, Any]:
+    """Scores of `data` (whose `items`, when a trainer has built them once for every
+    evaluation); with `tune_threshold` (multi-label), first set the model's threshold to
+    the grid value that maximises `metric` on `data`."""
     model, labels = loaded.model, loaded.vocabs.labels.itos
-    probs = probabilities(loaded, labelled_items(data, loaded.spec), batch_size, device)
+    probs = probabilities(loaded, items if items is not None else labelled_items(data, loaded.spec), batch_size,
+                          device)
     if model.config.regression:
         gold_scores = [float(g[0]) for g in data.labels]
         return regression_scores(gold_scores, expected_score(probs, model.config.score_low).tolist())

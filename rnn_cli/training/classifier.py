@@ -169,6 +169,10 @@ def train_classifier(
     items = labelled_items(train_d, spec)
     train_config = to_dict(cfg)
     loaded = LoadedClassifier(model, vocabs, train_config, {})
+    # Built once, before training: a dev or test item the model cannot read (a tree too
+    # wide for a binary Tree-LSTM, a missing story) is an input error now, not at epoch 1's end.
+    dev_items = labelled_items(dev_d, loaded.spec)
+    test_items = labelled_items(test_d, loaded.spec) if test_d is not None else None
 
     def loss(batch: ClassBatch | TreeBatch | PairBatch) -> tuple[torch.Tensor, int]:
         b = batch.to(device)
@@ -189,11 +193,12 @@ def train_classifier(
         return out
 
     def evaluate() -> dict[str, Any]:
-        return summary(score_classifier(loaded, dev_d, 64, device, tune_threshold=True, metric=cfg.metric), "dev")
+        return summary(score_classifier(loaded, dev_d, 64, device, tune_threshold=True, metric=cfg.metric,
+                                        items=dev_items), "dev")
 
     def score_test() -> dict[str, Any]:
         assert test_d is not None
-        return summary(score_classifier(loaded, test_d, 64, device), "test")
+        return summary(score_classifier(loaded, test_d, 64, device, items=test_items), "test")
 
     lengths = [item_size(item) for item in items]
     global_batch = cfg.batch_size * dist.world_size

@@ -170,3 +170,14 @@ def test_inconsistent_options_and_bad_scores_are_reported(tmp_path):
     assert "--tree-cell binary" in error_line(
         invoke("train-classifier", ROOT, "--dev", ROOT_DEV, "-o", tmp_path / "m.pt", "--encoder", "tree-lstm",
                "--tree-cell", "binary", *COMMON))
+
+
+def test_a_dev_tree_too_wide_for_the_binary_cell_stops_training_before_it_starts(tmp_path):
+    dev = tmp_path / "dev.txt"
+    dev.write_text(TREES_DEV.read_text().splitlines()[0] + "\n(3 (2 a) (3 good) (2 film))\n")
+    out = tmp_path / "m.pt"
+    res = invoke("train-classifier", TREES, "--dev", dev, "-o", out, "--encoder", "tree-lstm", "--tree-cell",
+                 "binary", "--epochs", "1", "--checkpoint-every", "1", *SMALL, *COMMON)
+    assert res.exit_code == 2
+    assert "dev.txt:2: a node with 3 children" in error_line(res)
+    assert not out.exists() and not out.with_suffix(".state.pt").exists()  # not one step was taken
