@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from rnn_cli.models.dropout import Dropout
+
 
 class CharCNN(nn.Module):
     """Char embeddings -> dropout -> a width-`kernel` convolution -> max-pooling over the
@@ -24,7 +26,7 @@ class CharCNN(nn.Module):
                  dropout: float = 0.0) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.conv = nn.Conv1d(embedding_size, filters, kernel, padding=kernel // 2)
         self.output_size = filters
 
@@ -46,7 +48,7 @@ class CharLSTM(nn.Module):
     def __init__(self, vocab_size: int, embedding_size: int = 30, hidden: int = 25, dropout: float = 0.0) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.lstm = nn.LSTM(embedding_size, hidden, batch_first=True, bidirectional=True)
         self.output_size = 2 * hidden
 

@@ -23,6 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnn_cli.batches import ClassBatch
 from rnn_cli.models.base import Loss
+from rnn_cli.models.dropout import Dropout
 from rnn_cli.models.pair import kl_loss, sparse_target
 from rnn_cli.models.pooling import POOLINGS
 from rnn_cli.models.rnn import CELLS, EncoderConfig, RNNEncoder
@@ -109,7 +110,7 @@ class Classifier(nn.Module):
         with torch.no_grad():
             self.embedding.weight[0].zero_()
         self.embedding.weight.requires_grad_(not config.freeze_embeddings)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.encoder = RNNEncoder(EncoderConfig(
             cell=config.cell, input_size=config.embedding_size, hidden_size=config.hidden_size,
             layers=config.layers, dropout=config.dropout, bidirectional=config.bidirectional))

@@ -29,6 +29,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from rnn_cli.batches import StoryBatch
 from rnn_cli.models.base import Loss
 from rnn_cli.models.classifier import Classifier
+from rnn_cli.models.dropout import Dropout
 
 
 @dataclass
@@ -219,7 +220,7 @@ class DMN(nn.Module):
         nn.init.uniform_(self.embedding.weight, -bound, bound)
         with torch.no_grad():
             self.embedding.weight[0].zero_()
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.facts = FACT_ENCODERS[config.fact_encoder](config)
         self.question = nn.GRU(config.embedding_size, h, batch_first=True)
         init_gru(self.question)

@@ -12,6 +12,7 @@ from torch import nn
 from rnn_cli.batches import PairBatch
 from rnn_cli.models.base import Loss
 from rnn_cli.models.classifier import Classifier, ClassifierConfig, output_loss
+from rnn_cli.models.dropout import Dropout
 from rnn_cli.models.pair import PairHead
 from rnn_cli.models.tree_classifier import TreeClassifier
 
@@ -27,7 +28,7 @@ class PairClassifier(nn.Module):
         self.config = config
         encoder = TreeClassifier if config.encoder == "tree-lstm" else Classifier
         self.sentence = encoder(config, head=False)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.head = PairHead(self.sentence.output_size, config.pair_hidden_size, config.num_labels)
         self.register_buffer("threshold", torch.tensor(0.5))
 

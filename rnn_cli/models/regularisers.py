@@ -20,9 +20,9 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from rnn_cli.batches import Hidden
+from rnn_cli.models.dropout import Dropout, dropout, mask_like
 from rnn_cli.models.rnn import _cpu_autocast_lstm_works
 
 # The cells whose fused layer has a `weight_hh_l{k}` to drop and can run layer by layer.
@@ -48,13 +48,13 @@ class LockedDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        mask = x.new_empty(1, x.size(1), x.size(2)).bernoulli_(1.0 - self.p) / (1.0 - self.p)  # (1, B, D)
+        mask = mask_like(x, (1, x.size(1), x.size(2)), self.p)  # (1, B, D)
         return x * mask
 
 
 def dropout_layer(p: float, locked: bool) -> nn.Module:
     """Dropout with rate `p`: locked (one mask per sequence) or a fresh mask per element."""
-    return LockedDropout(p) if locked else nn.Dropout(p)
+    return LockedDropout(p) if locked else Dropout(p)
 
 
 def embedding_dropout(embedding: nn.Embedding, x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -66,7 +66,7 @@ def embedding_dropout(embedding: nn.Embedding, x: torch.Tensor, p: float, traini
     if not training or p == 0.0:
         return emb
     w = embedding.weight
-    keep = w.new_empty(w.size(0)).bernoulli_(1.0 - p) / (1.0 - p)  # (V,)
+    keep = mask_like(w, (w.size(0),), p)  # (V,)
     return emb * keep[x].unsqueeze(-1)
 
 
@@ -98,7 +98,7 @@ def layered_forward(rnn: nn.RNNBase, cell: str, x: torch.Tensor, hidden: Hidden 
                 out = between(out)
             w_hh = getattr(rnn, f"weight_hh_l{k}")
             if weight_drop > 0.0:
-                w_hh = F.dropout(w_hh, weight_drop, training=True)
+                w_hh = dropout(w_hh, weight_drop)
             params = [getattr(rnn, f"weight_ih_l{k}"), w_hh]
             if rnn.bias:
                 params += [getattr(rnn, f"bias_ih_l{k}"), getattr(rnn, f"bias_hh_l{k}")]

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from rnn_cli.models.dropout import Dropout
 from rnn_cli.models.reverse import reverse_index
 from rnn_cli.models.sru_kernel import recurrence
 
@@ -101,7 +102,7 @@ class SRU(nn.Module):
         self.layers = nn.ModuleList(
             SRULayer(input_size if i == 0 else hidden_size * directions, hidden_size, bidirectional, vector_recurrence)
             for i in range(num_layers))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def reset_parameters(self) -> None:
         for layer in self.layers:

@@ -29,6 +29,7 @@ from rnn_cli.batches import TagBatch
 from rnn_cli.models.base import Loss
 from rnn_cli.models.char import CHAR_ENCODERS, build_char_encoder
 from rnn_cli.models.crf import CRF
+from rnn_cli.models.dropout import Dropout
 from rnn_cli.models.rnn import CELLS, EncoderConfig, RNNEncoder
 
 IGNORE_INDEX = -100
@@ -195,7 +196,7 @@ class Tagger(nn.Module):
         self.embedding.weight.requires_grad_(not config.freeze_embeddings)
         self.chars = build_char_encoder(config.char_encoder, config.char_vocab_size, config.char_embedding_size,
                                         config.char_filters, config.char_kernel, config.dropout)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.encoder = RNNEncoder(EncoderConfig(
             cell=config.cell, input_size=config.word_embedding_size + self.chars.output_size,
             hidden_size=config.hidden_size, layers=config.layers, dropout=config.dropout, bidirectional=True))

@@ -15,6 +15,7 @@ from torch import nn
 from rnn_cli.batches import TreeBatch
 from rnn_cli.models.base import Loss
 from rnn_cli.models.classifier import Classifier, ClassifierConfig, output_loss
+from rnn_cli.models.dropout import Dropout
 from rnn_cli.models.tree_lstm import TREE_CELLS
 
 
@@ -33,7 +34,7 @@ class TreeClassifier(nn.Module):
         with torch.no_grad():
             self.embedding.weight[0].zero_()  # nodes without a word read a zero vector
         self.embedding.weight.requires_grad_(not config.freeze_embeddings)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.tree = TREE_CELLS[config.tree_cell](config.embedding_size, config.hidden_size)
         self.output_size = config.hidden_size
         if head:
