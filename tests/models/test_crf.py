@@ -188,6 +188,34 @@ def test_nll_gradient_matches_finite_differences(kind):
     assert torch.autograd.gradcheck(loss, inputs)
 
 
+def _reference_log_z(crf: CRF, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The forward algorithm as autograd records it step by step (the oracle of the
+    hand-written gradient); valid where every sentence has an allowed sequence."""
+    trans = crf.transitions + crf.transition_mask
+    end = crf.end_transitions + crf.end_mask
+    alpha = crf.start_transitions + crf.start_mask + emissions[:, 0]
+    for t in range(1, emissions.size(1)):
+        nxt = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + emissions[:, t]
+        alpha = torch.where(mask[:, t].unsqueeze(1), nxt, alpha)
+    return torch.logsumexp(alpha + end, dim=1)
+
+
+@pytest.mark.parametrize("kind", CONSTRAINTS)
+def test_hand_written_log_partition_gradient_equals_autograd_of_the_recursion(kind):
+    crf, emissions, mask, _ = make_problem(6, kind, 11)
+    weights = torch.rand(emissions.size(0), dtype=torch.double)  # a different upstream gradient per sentence
+    got, want = [], []
+    for fn, out in ((crf.log_partition, got), (lambda e, m: _reference_log_z(crf, e, m), want)):
+        e = emissions.clone().requires_grad_()
+        value = fn(e, mask)
+        crf.zero_grad()
+        (value * weights).sum().backward()
+        out.extend([value.detach(), e.grad] + [p.grad.clone() for p in crf.parameters()])
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-10)
+    assert torch.all(got[1][~mask] == 0)  # padding gets no gradient
+
+
 def test_forbidden_scores_get_no_gradient_and_gradients_stay_finite():
     crf, emissions, mask, (allowed, allowed_start, allowed_end) = make_problem(5, "bio", 5)
     crf = crf.float()  # the usual training dtype
