@@ -1,7 +1,7 @@
 """The package's layers, read from its source: every import (module-level or inside a
 function) flows one way, and no two modules import each other through any chain.
 
-    cli  ->  training  ->  predict  ->  checkpoint, decoding  ->  models, data, metrics, seed  ->  config, errors
+    cli -> training -> predict -> checkpoint, decoding -> models, data, metrics, seed, recipes -> config, errors
 
 The package root is the one exception: its `load` imports `rnn_cli.api` inside the
 function, so that `import rnn_cli` stays light (see FACADE).
@@ -20,7 +20,7 @@ RANKS = [
     ("rnn_cli.training", 4), ("rnn_cli.api", 4),
     ("rnn_cli.predict", 3),
     ("rnn_cli.checkpoint", 2), ("rnn_cli.decoding", 2),
-    ("rnn_cli.models", 1), ("rnn_cli.data", 1), ("rnn_cli.metrics", 1), ("rnn_cli.seed", 1),
+    ("rnn_cli.models", 1), ("rnn_cli.data", 1), ("rnn_cli.metrics", 1), ("rnn_cli.seed", 1), ("rnn_cli.recipes", 1),
     ("rnn_cli.config", 0), ("rnn_cli.errors", 0), ("rnn_cli.batches", 0), ("rnn_cli", 0),
 ]
 # The package root's `load` is the public face of `rnn_cli.api`: it may import it (lazily).
