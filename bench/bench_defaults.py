@@ -72,7 +72,16 @@ ROWS: dict[str, Row] = {
 
 
 def _write(path: Path, lines: list[str]) -> str:
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return _write_text(path, "".join(line + "\n" for line in lines))
+
+
+def _write_text(path: Path, text: str) -> str:
+    """Write a held-out part, atomically and only when it differs (two benchmark processes
+    may share the data folder: a reader never sees a half-written file)."""
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
     return str(path)
 
 
@@ -132,9 +141,8 @@ def files(name: str, data: Path, work: Path) -> tuple[str, str, str]:
         text = (data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
         a = text.index("\n", int(len(text) * 0.9)) + 1
         b = text.index("\n", a + (len(text) - a) // 2) + 1
-        for part, chunk in (("train", text[:a]), ("valid", text[a:b]), ("test", text[b:])):
-            (work / f"shakespeare.{part}.txt").write_text(chunk, encoding="utf-8")
-        return tuple(str(work / f"shakespeare.{p}.txt") for p in ("train", "valid", "test"))  # type: ignore
+        return tuple(_write_text(work / f"shakespeare.{part}.txt", chunk)  # type: ignore[return-value]
+                     for part, chunk in (("train", text[:a]), ("valid", text[a:b]), ("test", text[b:])))
     raise ValueError(name)
 
 
