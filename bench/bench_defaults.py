@@ -236,6 +236,8 @@ def _fmt(value: object, metric: str) -> str:
 
 
 def table(results: list[dict]) -> str:
+    order = ["new", "old", "fasttext"]
+    results = sorted(results, key=lambda r: (list(ROWS).index(r["row"]), order.index(r["defaults"])))
     lines = ["| corpus (metric) | defaults | test after 1 / 3 / 10 epochs | end: epochs, dev, test | training time "
              "| peak RSS |", "| --- | --- | --- | --- | --- | --- |"]
     for r in results:
@@ -246,7 +248,8 @@ def table(results: list[dict]) -> str:
             continue
         early = " / ".join(_fmt(r.get(f"test@{n}"), m) for n in STAGES)
         end = f"{r.get('epochs@end')}, {_fmt(r.get('dev@end'), m)}, {_fmt(r.get('test@end'), m)}"
-        lines.append(f"| {r['note']} ({m}) | {r['defaults']} | {early} | {end} | {r['train_seconds'] / 60:.1f} min "
+        column = r["defaults"] if ROWS[r["row"]].command in OLD else "defaults (unchanged)"
+        lines.append(f"| {r['note']} ({m}) | {column} | {early} | {end} | {r['train_seconds'] / 60:.1f} min "
                      f"| {r['peak_rss_mb']:,} MB |")
     return "\n".join(lines)
 

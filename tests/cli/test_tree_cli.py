@@ -151,8 +151,9 @@ def test_pair_columns_of_a_tsv_file_as_sick_has_them(tmp_path):
     rows = ok("classify", out, dev).stdout.splitlines()
     assert rows[0].split("\t")[:2] == ["predicted", "pair_ID"] and len(rows) == 201
     ent = tmp_path / "ent.pt"
+    # Five epochs: with this seed the first three stay at the majority class (OTHER, two thirds).
     ok("train-classifier", train, "--dev", dev, "-o", ent, "--pair", "--label-column", "entailment_judgment",
-       *cols, "--epochs", "3", "--lr", "0.005", *SMALL, *COMMON)
+       *cols, "--epochs", "5", "--lr", "0.005", *SMALL, *COMMON)
     assert json.loads(ok("evaluate", ent, dev, "--json").stdout)["accuracy"] > 0.7  # SAME is a third
 
 
