@@ -18,7 +18,9 @@ Classifier rows are compared with fastText's supervised model with word bigrams
 fastText is not a dependency of rnn-cli).
 
 Results go to OUT/results.jsonl as each run ends; `--resume` skips what is there,
-`--table-only` prints the Markdown table from it.
+`--table-only` prints the Markdown table from it. A row stopped half-way (the machine
+went away) continues from its last saved epoch when run again; `--fresh` starts it over
+(after a change of defaults). The wall time and peak RSS are then those of the last run.
 """
 
 from __future__ import annotations
@@ -168,8 +170,9 @@ def run_column(name: str, column: str, args: argparse.Namespace) -> dict:
     row = ROWS[name]
     train, dev, test = files(row.data, args.data_dir, args.out_dir / "data")
     out = args.out_dir / f"{name}-{column}.pt"
-    for suffix in (".pt", ".state.pt", ".metrics.jsonl"):
-        out.with_suffix(suffix).unlink(missing_ok=True)
+    if args.fresh:
+        for suffix in (".pt", ".state.pt", ".metrics.jsonl"):
+            out.with_suffix(suffix).unlink(missing_ok=True)
     extra = [a if not a.startswith("glove/") else str(args.data_dir / a) for a in row.extra]
     base = [args.rnn_cli, row.command, train, "--dev", dev, "--test", test, "-o", str(out), "--threads",
             str(args.threads), "--seed", str(args.seed), "-q", *extra, *(OLD.get(row.command, []) if column == "old"
@@ -178,8 +181,10 @@ def run_column(name: str, column: str, args: argparse.Namespace) -> dict:
     wall, rss = 0.0, 0.0
     summary: dict = {}
     with open(args.out_dir / f"{name}-{column}.log", "a", encoding="utf-8") as log:
-        for i, n in enumerate((*STAGES, None)):
-            argv = base + (["--epochs", str(n)] if n is not None else []) + (["--resume"] if i else [])
+        for n in (*STAGES, None):
+            # Every stage resumes: the first too, so that a run stopped mid-row (a session's end)
+            # goes on from its last saved epoch (the trainer starts afresh when there is no state).
+            argv = base + (["--epochs", str(n)] if n is not None else []) + ["--resume"]
             cap = args.old_max_epochs if column == "old" and args.old_max_epochs else args.max_epochs
             if n is not None and cap and n > cap:
                 continue
@@ -268,6 +273,8 @@ def main() -> None:
     default_ft = ".fasttext-venv/bin/python" if Path(".fasttext-venv/bin/python").exists() else None
     parser.add_argument("--fasttext-python", default=default_ft)
     parser.add_argument("--resume", action="store_true", help="skip the runs already in OUT/results.jsonl")
+    parser.add_argument("--fresh", action="store_true", help="delete a row's earlier model and training state "
+                        "first (needed after changing the defaults; otherwise a row resumes where it stopped)")
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
     if unknown := sorted(set(args.rows) - set(ROWS)):
