@@ -19,8 +19,9 @@ fastText is not a dependency of rnn-cli).
 
 Results go to OUT/results.jsonl as each run ends; `--resume` skips what is there,
 `--table-only` prints the Markdown table from it. A row stopped half-way (the machine
-went away) continues from its last saved epoch when run again; `--fresh` starts it over
-(after a change of defaults). The wall time and peak RSS are then those of the last run.
+went away) continues when run again: the stages it finished are kept in
+OUT/ROW-COLUMN.stages.json, the one it was in resumes from its last saved epoch;
+`--fresh` starts a row over (needed after a change of defaults).
 """
 
 from __future__ import annotations
@@ -170,15 +171,18 @@ def run_column(name: str, column: str, args: argparse.Namespace) -> dict:
     row = ROWS[name]
     train, dev, test = files(row.data, args.data_dir, args.out_dir / "data")
     out = args.out_dir / f"{name}-{column}.pt"
+    stages = out.with_suffix(".stages.json")  # the stages done so far: a rerun skips them
     if args.fresh:
-        for suffix in (".pt", ".state.pt", ".metrics.jsonl"):
-            out.with_suffix(suffix).unlink(missing_ok=True)
+        for path in (out, out.with_suffix(".state.pt"), out.with_suffix(".metrics.jsonl"), stages):
+            path.unlink(missing_ok=True)
     extra = [a if not a.startswith("glove/") else str(args.data_dir / a) for a in row.extra]
     base = [args.rnn_cli, row.command, train, "--dev", dev, "--test", test, "-o", str(out), "--threads",
             str(args.threads), "--seed", str(args.seed), "-q", *extra, *(OLD.get(row.command, []) if column == "old"
                                                                         else [])]
-    result: dict = {"row": name, "defaults": column, "note": row.note, "metric": row.metric}
-    wall, rss = 0.0, 0.0
+    result: dict = {"row": name, "defaults": column, "note": row.note, "metric": row.metric, "wall_seconds": 0.0,
+                    "peak_rss_mb": 0}
+    if stages.exists():
+        result.update(json.loads(stages.read_text()))
     summary: dict = {}
     with open(args.out_dir / f"{name}-{column}.log", "a", encoding="utf-8") as log:
         for n in (*STAGES, None):
@@ -190,16 +194,20 @@ def run_column(name: str, column: str, args: argparse.Namespace) -> dict:
                 continue
             if n is None and cap:
                 argv += ["--epochs", str(cap)]
+            key = "end" if n is None else str(n)
+            if f"epochs@{key}" in result:
+                continue
             print(f"# {name} [{column}] {'end' if n is None else f'{n} epochs'}", file=sys.stderr, flush=True)
             summary, seconds, peak = _run(argv, log)
-            wall, rss = wall + seconds, max(rss, peak)
-            key = "end" if n is None else str(n)
             result[f"dev@{key}"] = summary.get(f"dev_{row.metric}")
             result[f"test@{key}"] = summary.get(f"test_{row.metric}")
             result[f"epochs@{key}"] = summary.get("epochs")
+            result["best_epoch"] = summary.get("epoch")
+            result["wall_seconds"] = round(result["wall_seconds"] + seconds, 1)
+            result["peak_rss_mb"] = max(result["peak_rss_mb"], round(peak))
+            _write_text(stages, json.dumps(result))
     records = [json.loads(line) for line in out.with_suffix(".metrics.jsonl").read_text().splitlines()]
-    result.update(best_epoch=summary.get("epoch"), train_seconds=round(sum(r["epoch_seconds"] for r in records), 1),
-                  wall_seconds=round(wall, 1), peak_rss_mb=round(rss), threads=args.threads)
+    result.update(train_seconds=round(sum(r["epoch_seconds"] for r in records), 1), threads=args.threads)
     return result
 
 
