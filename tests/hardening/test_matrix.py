@@ -328,7 +328,7 @@ def test_help_of_every_command_imports_no_torch():
             "print(len(app.registered_commands), 'torch' in sys.modules)\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.splitlines()[-1] == "10 False"  # the 7 task commands, convert, info, export
+    assert res.stdout.splitlines()[-1] == "11 False"  # the 7 task commands, convert, info, export, recipes
 
 
 def test_evaluate_without_any_entity_is_quiet_and_valid_json(invoke, models, tmp_path):
