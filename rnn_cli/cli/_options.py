@@ -122,8 +122,11 @@ def build_config(ctx: typer.Context, cls: type, options: dict[str, Any], config_
     resolved: dict[str, Any] = {}
     where = config_path or "options"
     if recipe:
+        from rnn_cli.cli._console import log
+
         chosen = get_recipe(recipe, ctx.info_name)
         resolved.update(chosen.options())
+        log(f"recipe {recipe}: {chosen.about} (options given here win over it)")
         where = f"recipe {recipe} ({chosen.path})" if not config_path else where
     if config_path:
         resolved.update(load_yaml(config_path))
