@@ -113,8 +113,8 @@ def files(name: str, data: Path, work: Path) -> tuple[str, str, str]:
     if name == "conll00":
         train = _blocks(data / "conll2000" / "train.txt.gz")
         cut = len(train) * 9 // 10
-        return (_write(work / "conll00.train.txt", ["\n".join(train[:cut]) + "\n"]),
-                _write(work / "conll00.dev.txt", ["\n".join(train[cut:]) + "\n"]),
+        return (_write(work / "conll00.train.txt", [s + "\n" for s in train[:cut]]),  # a blank line after each
+                _write(work / "conll00.dev.txt", [s + "\n" for s in train[cut:]]),
                 str(data / "conll2000" / "test.txt.gz"))
     if name == "ewt":
         d = data / "ud_en_ewt"
