@@ -23,6 +23,7 @@ from rnn_cli.data.conll import Sentence, check_tags
 from rnn_cli.data.schemes import PLAIN, allowed_transitions, convert
 from rnn_cli.data.sentences import detect_sentence_scheme, read_tagged_file
 from rnn_cli.data.tagging import CHUNK_BATCHES, TaggingVocabs, build_vocabs, encode_batch
+from rnn_cli.data.text import display_name
 from rnn_cli.models.tagger import Tagger, TaggerConfig
 from rnn_cli.predict.tagger import LoadedTagger, score_tagger
 from rnn_cli.seed import seed_everything
@@ -81,6 +82,9 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str, test: str | None,
     return cfg, scheme, train_t, dev_s, test_s, vocabs, matrix, found
 
 
+LONG_SENTENCE = 1000  # tokens: a training sentence this long gets a note
+
+
 def _singletons(sentences: list[Sentence], vocabs: TaggingVocabs, device: torch.device) -> torch.Tensor:
     """(V,) bool: the word ids seen exactly once in `sentences`."""
     counts = Counter(w for s in sentences for w in s.tokens)
@@ -122,6 +126,11 @@ def train_tagger(
     if state is None:
         yield Info(f"{train}: {len(train_s):,} sentences, {sum(len(s) for s in train_s):,} tokens, "
                    f"{len(vocabs.tags)} tags (scheme {scheme}), vocabulary {len(vocabs.words):,}")
+        longest = max(train_s, key=len)
+        if len(longest) > LONG_SENTENCE:
+            # Usually a file without the blank lines that end CoNLL sentences: trainable, but slow.
+            yield Info(f"{display_name(train)}:{longest.first_line}: a sentence of {len(longest):,} tokens "
+                       "(sentences end at a blank line; does the file have them?)")
         if matrix is not None:
             yield Info(f"{cfg.embeddings}: {found:,} of {len(vocabs.words):,} words found "
                        f"({100 * found / max(len(vocabs.words), 1):.1f}%)")

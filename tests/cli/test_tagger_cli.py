@@ -213,3 +213,19 @@ def test_model_evaluation_prints_conllevals_report(names_model, samples, tmp_pat
     pred = tmp_path / "pred.conll"
     pred.write_text(ok("tag", model, dev, "--device", "cpu").stdout)
     assert ok("evaluate", "--conlleval", pred, "--format", "conlleval").stdout == direct
+
+
+def test_a_file_without_blank_lines_trains_as_one_sentence_with_a_note(tmp_path):
+    from tests.inprocess import ok
+
+    rows = [f"w{i % 50} {'B-X' if i % 7 == 0 else 'O'}" for i in range(1200)]
+    train = tmp_path / "flat.conll"
+    train.write_text("\n".join(rows) + "\n")
+    res = ok("train-tagger", train, "--dev", train, "-o", tmp_path / "m.pt", "--epochs", "1", "--hidden-size", "8",
+             "--embedding-size", "8", "--char-filters", "4", "--device", "cpu")
+    assert "flat.conll:1: a sentence of 1,200 tokens (sentences end at a blank line" in res.stderr
+    sentences = tmp_path / "ok.conll"  # the same tokens, one sentence each
+    sentences.write_text("\n\n".join(rows) + "\n")
+    normal = ok("train-tagger", sentences, "--dev", train, "-o", tmp_path / "n.pt", "--epochs", "1", "--hidden-size",
+                "8", "--embedding-size", "8", "--char-filters", "4", "--device", "cpu")
+    assert "a sentence of" not in normal.stderr
