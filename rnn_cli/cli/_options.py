@@ -116,20 +116,20 @@ def build_config(ctx: typer.Context, cls: type, options: dict[str, Any], config_
                  recipe: str | None = None) -> Any:
     """The config: dataclass defaults < the recipe (`--recipe`) < YAML file (`--config`)
     < options given on the command line."""
+    from rnn_cli.cli._console import log
     from rnn_cli.config import from_dict, load_yaml
     from rnn_cli.recipes import get_recipe
 
     resolved: dict[str, Any] = {}
-    where = config_path or "options"
+    where = "options"  # named in errors: the last source that gave options
     if recipe:
-        from rnn_cli.cli._console import log
-
         chosen = get_recipe(recipe, ctx.info_name)
         resolved.update(chosen.options())
         log(f"recipe {recipe}: {chosen.about} (options given here win over it)")
-        where = f"recipe {recipe} ({chosen.path})" if not config_path else where
+        where = f"recipe {recipe} ({chosen.path})"
     if config_path:
         resolved.update(load_yaml(config_path))
+        where = config_path
     given = given_options(ctx, options)
     for name, value in options.items():
         if name in given:

@@ -34,16 +34,10 @@ LAYERED_OPS: dict[str, Callable[..., tuple[torch.Tensor, ...]]] = {
 }
 
 
-class LockedDropout(nn.Module):
+class LockedDropout(Dropout):
     """Variational dropout (Gal & Ghahramani 2016): `(T, B, D)` -> `(T, B, D)` with one
     mask per sequence (batch column), shared by all its time steps, so that a dropped
     unit stays dropped for the whole window instead of flickering from step to step."""
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"invalid dropout: {p}")
-        self.p = p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:

@@ -33,6 +33,8 @@ from rnn_cli.training.events import Info
 from rnn_cli.training.loop import Event, Task, resume_or_start, run_epochs, sharded
 from rnn_cli.training.structure import drop_words
 
+LONG_SENTENCE = 1000  # tokens: a longer training sentence gets a note (a CoNLL file without blank lines?)
+
 
 def read_tagged(path: str, cfg: TrainTaggerConfig) -> list[Sentence]:
     return read_tagged_file(path, cfg.input_format, cfg.word_column, cfg.tag_column, cfg.tag_field, cfg.encoding)
@@ -80,9 +82,6 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str, test: str | None,
         matrix, found = build_embedding_matrix(vocabs.words.itos, vectors, vectors.vector_size, cfg.seed)
         cfg = replace(cfg, embedding_size=vectors.vector_size)
     return cfg, scheme, train_t, dev_s, test_s, vocabs, matrix, found
-
-
-LONG_SENTENCE = 1000  # tokens: a training sentence this long gets a note
 
 
 def _singletons(sentences: list[Sentence], vocabs: TaggingVocabs, device: torch.device) -> torch.Tensor:
