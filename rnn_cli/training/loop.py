@@ -135,10 +135,20 @@ def resume_or_start(cls: type[C], cfg: C, out: str | Path, task: str,
     return stored, state, notes
 
 
-def _improved(score: float, best: float | None, minimize: bool) -> bool:
+def _improved(record: dict[str, Any], best: dict[str, Any], metric: str, minimize: bool) -> bool:
+    """Whether an epoch's `record` beats the best one so far (`best`, empty before the
+    first). A tie on the metric is broken by the training loss: a metric that has not
+    moved yet (a tagger's dev F1 at 0 while it still tags everything O, a classifier
+    still on the majority class) is no reason to decay the lr or stop while the model
+    is still learning its training data."""
+    score = record[metric]
     if not math.isfinite(score):
         return False
-    return best is None or (score < best if minimize else score > best)
+    if not best:
+        return True
+    if score == best[metric]:
+        return record["train_loss"] < best["train_loss"]
+    return score < best[metric] if minimize else score > best[metric]
 
 
 def _trigger_averaging(engine: Engine, p: Progress, task: Task, nonmono: int) -> Info | None:
@@ -234,7 +244,7 @@ def run_epochs(task: Task, opts: TrainOptions, out: str | Path, state: dict[str,
         with engine.averaged():
             scores = dist.from_main(task.evaluate) if task.evaluate is not None else {}
             record = record_of(train_loss, elapsed, scores)
-            improved = _improved(record[task.metric], p.best, task.minimize)
+            improved = _improved(record, p.best_metrics, task.metric, task.minimize)
             if improved:
                 p.best, p.bad_epochs, p.best_metrics = record[task.metric], 0, dict(record)
                 save_model(p.best_metrics)

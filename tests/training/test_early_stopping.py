@@ -20,6 +20,8 @@ import pytest
 import torch
 
 from rnn_cli import checkpoint
+from rnn_cli.training.loop import Task, run_epochs
+from rnn_cli.training.options import TrainOptions
 from tests.conftest import SAMPLES
 from tests.inprocess import metrics, ok, state, write_lm_pair
 
@@ -100,3 +102,52 @@ def test_lm_stops_early_and_keeps_the_best_validation_epoch(tmp_path):
     at_best = tmp_path / "at_best.pt"
     ok("train-lm", data["train"], "--dev", data["valid"], *LM, "--epochs", best, "-q", "-o", at_best)
     assert same_weights(out, at_best)
+
+
+class Scripted:
+    """A task whose training loss and dev score per epoch are scripted: its loss is the
+    epoch's value (plus 0 x the weights, so that there is something to step)."""
+
+    def __init__(self, train: list[float], dev: list[float]) -> None:
+        self.model = torch.nn.Linear(1, 1)
+        self.train, self.dev, self.epoch = train, dev, 0
+
+    def loss(self, idx: list[int]) -> tuple[torch.Tensor, int]:
+        return self.model.weight.sum() * 0 + self.train[self.epoch], len(idx)
+
+    def evaluate(self) -> dict[str, float]:
+        self.epoch += 1
+        return {"dev_f1": self.dev[self.epoch - 1]}
+
+    def task(self) -> Task:
+        return Task(task="tagger", model=self.model, model_config={}, train_config={}, vocab={},
+                    order=lambda g: [[0, 1], [2, 3]], make_batch=lambda idx: (idx, 1.0), loss=self.loss,
+                    evaluate=self.evaluate, metric="dev_f1")
+
+
+def saved_epoch(path: Path) -> int:
+    """The epoch of the model in a file that only the loop wrote (no tagger vocabulary)."""
+    return torch.load(path, weights_only=True)["metrics"]["epoch"]
+
+
+def scripted_run(tmp_path: Path, train: list[float], dev: list[float]) -> list[dict]:
+    opts = TrainOptions(epochs=len(dev), optimizer="adam", lr=0.01, schedule="plateau", lr_decay=0.5, patience=2,
+                        seed=1, log_every=10)
+    list(run_epochs(Scripted(train, dev).task(), opts, tmp_path / "m.pt"))
+    return metrics(tmp_path / "m.pt")
+
+
+def test_a_dev_score_stuck_at_its_first_value_is_no_reason_to_stop_while_training_loss_falls(tmp_path):
+    # A small NER corpus: dev F1 stays 0 (everything tagged O) for four epochs while the
+    # training loss falls, then the model starts finding entities.
+    records = scripted_run(tmp_path, [9, 8, 7, 6, 5, 4], [0.0, 0.0, 0.0, 0.0, 0.3, 0.5])
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4, 5, 6]  # not stopped after epoch 3
+    assert {r["lr"] for r in records} == {0.01}  # and the lr never halved
+    assert saved_epoch(tmp_path / "m.pt") == 6
+
+
+def test_a_tie_with_a_training_loss_that_does_not_fall_counts_as_no_progress(tmp_path):
+    records = scripted_run(tmp_path, [9, 8, 8, 8.5, 7, 6], [0.5, 0.5, 0.5, 0.5, 0.6, 0.7])
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4]  # epochs 3 and 4 tie without progress: stopped
+    assert [r["lr"] for r in records] == [0.01, 0.01, 0.01, 0.005]
+    assert saved_epoch(tmp_path / "m.pt") == 2  # the tie with the lower loss
