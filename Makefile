@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 DATA   ?= ../shared/data
 RUNS   ?= runs
 
-.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp bench-deploy bench-cells bench-ablation bench-tree bench-babi bench-defaults fasttext-venv clean
+.PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp bench-deploy bench-cells bench-ablation bench-tree bench-babi bench-defaults bench-awd-gpu fasttext-venv clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -107,6 +107,12 @@ bench-babi:
 bench-defaults:
 	$(BIN)/python bench/bench_defaults.py --data-dir $(DATA) --out-dir $(RUNS)/bench-defaults --resume \
 		--columns new,old,fasttext $(DEFAULTS)
+
+# The awd and awd-small recipes on PTB on a GPU, side by side with batch 20, each for
+# AWD_SECONDS (then tested); PTB is read from $(DATA)/ptb.
+AWD_SECONDS ?= 450
+bench-awd-gpu:
+	PYTHON=$(BIN)/python bash bench/gpu_awd.sh $(DATA)/ptb $(RUNS)/bench-awd-gpu $(AWD_SECONDS) cuda
 
 fasttext-venv:
 	$(PYTHON) -m venv .fasttext-venv
