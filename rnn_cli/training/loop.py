@@ -264,9 +264,13 @@ def run_epochs(task: Task, opts: TrainOptions, out: str | Path, state: dict[str,
         if p.stopped_early:
             yield Info(f"early stop: no improvement for {p.bad_epochs} epoch(s)")
 
-    if not out.exists():
+    if not out.exists():  # no epoch improved, or the file went away before a --resume
+        last = p.history[-1] if p.history else {}
+        if p.best_metrics and last.get("epoch") != p.best_metrics.get("epoch"):
+            yield Info(f"{out} is missing: it holds the last weights (epoch {last.get('epoch')}), not the best "
+                       f"epoch's ({p.best_metrics.get('epoch')})")
         with engine.averaged():
-            save_model(p.best_metrics)
+            save_model(last)
     summary: dict[str, Any] = {"model": str(out), "epochs": p.epoch, **task.summary}
     summary.update({k: v for k, v in p.best_metrics.items() if k.startswith("dev_") or k == "epoch"})
     if task.test is not None and dist.is_main:

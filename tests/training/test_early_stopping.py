@@ -20,7 +20,8 @@ import pytest
 import torch
 
 from rnn_cli import checkpoint
-from rnn_cli.training.loop import Task, run_epochs
+from rnn_cli.training.events import Info
+from rnn_cli.training.loop import Task, run_epochs, state_path
 from rnn_cli.training.options import TrainOptions
 from tests.conftest import SAMPLES
 from tests.inprocess import metrics, ok, state, write_lm_pair
@@ -151,3 +152,16 @@ def test_a_tie_with_a_training_loss_that_does_not_fall_counts_as_no_progress(tmp
     assert [r["epoch"] for r in records] == [1, 2, 3, 4]  # epochs 3 and 4 tie without progress: stopped
     assert [r["lr"] for r in records] == [0.01, 0.01, 0.01, 0.005]
     assert saved_epoch(tmp_path / "m.pt") == 2  # the tie with the lower loss
+
+
+def test_a_resumed_run_whose_best_model_file_went_away_says_the_file_holds_the_last_weights(tmp_path):
+    out = tmp_path / "m.pt"
+    opts = TrainOptions(epochs=3, optimizer="adam", lr=0.01, patience=0, seed=1, log_every=10)
+    list(run_epochs(Scripted([3, 2, 1], [0.5, 0.4, 0.3]).task(), opts, out))
+    assert saved_epoch(out) == 1
+    out.unlink()
+    state = torch.load(state_path(out), weights_only=True)
+    events = list(run_epochs(Scripted([3, 2, 1], [0.5, 0.4, 0.3]).task(), opts, out, state=state))
+    assert f"{out} is missing: it holds the last weights (epoch 3), not the best epoch's (1)" in \
+        [e.message for e in events if isinstance(e, Info)]
+    assert saved_epoch(out) == 3  # the metrics stored with the weights are the weights' own
