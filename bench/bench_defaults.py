@@ -218,10 +218,11 @@ def convert(src, dst):
         for line in f:
             label, text = line.rstrip("\\n").split("\\t", 1)
             g.write(f"__label__{label} {text.lower()}\\n")
-train, test, work = sys.argv[1:4]
+train, test, work, seed = sys.argv[1:5]
 convert(train, work + ".train.ft"); convert(test, work + ".test.ft")
 t0 = time.perf_counter()
-model = fasttext.train_supervised(input=work + ".train.ft", wordNgrams=2, epoch=25, lr=0.5, thread=1, verbose=0)
+model = fasttext.train_supervised(input=work + ".train.ft", wordNgrams=2, epoch=25, lr=0.5, thread=1, verbose=0,
+                                  seed=int(seed))
 seconds = time.perf_counter() - t0
 n, p, _ = model.test(work + ".test.ft")
 print(json.dumps({"test_accuracy": p, "train_seconds": round(seconds, 2), "items": n}))
@@ -233,7 +234,8 @@ def run_fasttext(name: str, args: argparse.Namespace) -> dict:
     train, _, test = files(row.data, args.data_dir, args.out_dir / "data")
     script = args.out_dir / "fasttext_run.py"
     script.write_text(FASTTEXT)
-    res = subprocess.run([args.fasttext_python, str(script), train, test, str(args.out_dir / f"{name}-fasttext")],
+    res = subprocess.run([args.fasttext_python, str(script), train, test, str(args.out_dir / f"{name}-fasttext"),
+                          str(args.seed)],
                          capture_output=True, text=True, check=True)
     found = json.loads(res.stdout)
     return {"row": name, "defaults": "fasttext", "note": row.note, "metric": "accuracy",
