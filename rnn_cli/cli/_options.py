@@ -81,9 +81,10 @@ def config_parameters(cls: type) -> list[inspect.Parameter]:
     for f in dataclasses.fields(cls):
         spec = catalogue[f.name]
         annotation, default = _plain(hints[f.name]), f.default
-        if spec.choices is not None:
+        if spec.choices is not None:  # None: chosen by the config from the other options
             annotation = _choices(f.name, spec.choices)
-            default = annotation(default)
+            annotation, default = (annotation, annotation(default)) if default is not None else \
+                (Optional[annotation], None)  # noqa: UP045
         option = typer.Option(default, *(spec.flags or (flag(f.name),)), help=spec.help, rich_help_panel=spec.panel,
                               metavar=spec.metavar)
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option,

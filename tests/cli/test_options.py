@@ -114,12 +114,13 @@ def test_train_lm_takes_dev_and_its_alias_valid(monkeypatch):
 @pytest.mark.parametrize("name", sorted(TRAINERS))
 def test_shared_options_have_one_meaning(name):
     """The shared fields keep their type and catalogue entry in every trainer; only the
-    default may differ."""
+    default may differ (None: a default the config resolves from the other options, as
+    train-lm's optimiser from --level)."""
     shared = {f.name: f for f in dataclasses.fields(TrainOptions)}
     hints, base = typing.get_type_hints(TRAINERS[name]), typing.get_type_hints(TrainOptions)
     for field in dataclasses.fields(TRAINERS[name]):
         if field.name in shared:
-            assert hints[field.name] == base[field.name]
+            assert hints[field.name] in (base[field.name], base[field.name] | None)
         assert field.name in OPTIONS
 
 
@@ -153,3 +154,24 @@ def test_bad_values_name_the_flag(monkeypatch):
 def test_enum_choices_hold_plain_strings():
     cfg = TrainLMConfig()
     assert not any(isinstance(getattr(cfg, f.name), Enum) for f in dataclasses.fields(cfg))
+
+
+@pytest.mark.parametrize("given, optimizer, lr", [
+    ({}, "sgd", 20.0),
+    ({"level": "char"}, "adam", 0.002),
+    ({"optimizer": "adam"}, "adam", 0.002),  # not Adam at SGD's lr 20
+    ({"optimizer": "nt-asgd"}, "nt-asgd", 20.0),
+    ({"level": "char", "optimizer": "sgd"}, "sgd", 20.0),
+    ({"level": "char", "lr": 0.01}, "adam", 0.01),
+    ({"optimizer": "sgd", "lr": 1.0}, "sgd", 1.0),
+])
+def test_train_lm_optimiser_follows_the_level_and_its_lr_the_optimiser(given, optimizer, lr):
+    cfg = TrainLMConfig(**given)
+    assert (cfg.optimizer, cfg.lr) == (optimizer, lr)
+
+
+def test_train_lm_defaults_resolved_from_the_command_line(monkeypatch):
+    cfg, _ = run("train-lm", ["--level", "char"], monkeypatch)
+    assert (cfg.optimizer, cfg.lr) == ("adam", 0.002)
+    cfg, _ = run("train-lm", ["--level", "char", "--optimizer", "sgd"], monkeypatch)
+    assert (cfg.optimizer, cfg.lr) == ("sgd", 20.0)
