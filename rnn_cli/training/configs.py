@@ -43,7 +43,6 @@ class TrainLMConfig(TrainOptions):
     variable_bptt: bool = False
     batch_size: int = 20
     optimizer: str | None = None  # resolved: sgd for words, adam for characters
-    lr: float | None = None  # resolved: 20 for sgd and nt-asgd, 0.002 for adam
     clip: float = 0.25
     schedule: str = "plateau"
     lr_decay: float = 0.25
@@ -53,8 +52,8 @@ class TrainLMConfig(TrainOptions):
         "dropout": override("dropout", help="Dropout on the RNN's output, and on the embeddings and between layers "
                                             "unless --input-dropout / --hidden-dropout say otherwise."),
         "optimizer": override("optimizer", help="Optimiser (default: sgd for --level word, adam for --level char)."),
-        "lr": override("lr", help="Learning rate (default: 20 with sgd and nt-asgd, 0.002 with adam)."),
     }
+    LR: ClassVar[dict[str, float]] = {"sgd": 20.0, "adam": 0.002}
 
     def __post_init__(self) -> None:
         # The defaults study (bench/bench_defaults.py): SGD at lr 20 is the better start for
@@ -63,8 +62,6 @@ class TrainLMConfig(TrainOptions):
         # that `--optimizer adam` alone does not run Adam at SGD's lr.
         if self.optimizer is None:
             self.optimizer = "adam" if self.level == "char" else "sgd"
-        if self.lr is None:
-            self.lr = 0.002 if self.optimizer == "adam" else 20.0
         super().__post_init__()
         # The SRU has no hidden-to-hidden matrix to drop, and its fused layers take no
         # mask between them: checked here, so that the command fails before reading data.
@@ -108,12 +105,12 @@ class TrainTaggerConfig(TrainOptions):
     epochs: int = 30
     batch_size: int = 32
     optimizer: str = "adam"
-    lr: float = 0.004
     momentum: float = 0.9  # for --optimizer sgd
     schedule: str = "plateau"
     decay_rate: float = 0.05  # for --schedule inverse-time
     patience: int = 4
 
+    LR: ClassVar[dict[str, float]] = {"sgd": 0.015, "adam": 0.004}  # sgd: Ma & Hovy's
     OVERRIDES: ClassVar[dict[str, Option]] = {
         "input_format": override("input_format", choices=TAG_FORMATS,
                                  help="CoNLL columns, CoNLL-U or tokenized text (auto: by the first line)."),
@@ -165,9 +162,9 @@ class TrainClassifierConfig(TrainOptions):
     metric: str = "auto"  # resolved: accuracy (single-label) or micro-f1 (multi-label)
     epochs: int = 20
     optimizer: str = "adam"
-    lr: float = 0.001
     momentum: float = 0.9
 
+    LR: ClassVar[dict[str, float]] = {"sgd": 0.1, "adam": 0.001}
     OVERRIDES: ClassVar[dict[str, Option]] = {
         "input_format": override("input_format", choices=CLASS_FORMATS,
                                  help="TSV, fastText, JSONL, `label text`, PTB-bracketed trees (one per line, "

@@ -194,7 +194,12 @@ OPTIONS: dict[str, Option] = {
 def options_of(cls: type) -> dict[str, Option]:
     """The catalogue as config class `cls` sees it: `OPTIONS` with the class's `OVERRIDES`
     (another help text or choice list for the same meaning)."""
-    return {**OPTIONS, **getattr(cls, "OVERRIDES", {})}
+    catalogue = {**OPTIONS, **getattr(cls, "OVERRIDES", {})}
+    if lrs := getattr(cls, "LR", None):  # the lr's default follows the optimiser
+        said = ", ".join(f"{value:g} with {'sgd and nt-asgd' if name == 'sgd' else name}"
+                         for name, value in lrs.items())
+        catalogue["lr"] = replace(catalogue["lr"], help=f"Learning rate (default: {said}).")
+    return catalogue
 
 
 def override(name: str, **changes: Any) -> Option:
@@ -209,7 +214,7 @@ class TrainOptions:
     epochs: int = 10
     batch_size: int = 32
     optimizer: str = "sgd"
-    lr: float = 0.1
+    lr: float | None = None  # resolved: LR[optimizer] (nt-asgd: sgd's)
     momentum: float = 0.0
     weight_decay: float = 0.0
     clip: float = 5.0
@@ -228,6 +233,11 @@ class TrainOptions:
     nonmono: int = 5
 
     OVERRIDES: ClassVar[dict[str, Option]] = {}
+    # The lr's default for each optimiser: a trainer's defaults for one optimiser are no
+    # use for the other (Adam at SGD's lr diverges, SGD at Adam's barely moves).
+    LR: ClassVar[dict[str, float]] = {"sgd": 0.1, "adam": 0.001}
 
     def __post_init__(self) -> None:
+        if self.lr is None:
+            self.lr = self.LR.get("sgd" if self.optimizer == "nt-asgd" else self.optimizer)
         validate(self, options_of(type(self)))

@@ -175,3 +175,13 @@ def test_train_lm_defaults_resolved_from_the_command_line(monkeypatch):
     assert (cfg.optimizer, cfg.lr) == ("adam", 0.002)
     cfg, _ = run("train-lm", ["--level", "char", "--optimizer", "sgd"], monkeypatch)
     assert (cfg.optimizer, cfg.lr) == ("sgd", 20.0)
+
+
+@pytest.mark.parametrize("cls, lrs", [(TrainTaggerConfig, {"adam": 0.004, "sgd": 0.015}),
+                                       (TrainClassifierConfig, {"adam": 0.001, "sgd": 0.1})])
+def test_every_trainer_takes_the_lr_of_the_optimiser_given(cls, lrs):
+    for optimizer, lr in lrs.items():
+        assert cls(optimizer=optimizer).lr == lr
+    assert cls(optimizer="nt-asgd").lr == lrs["sgd"]
+    assert cls(optimizer="sgd", lr=0.5).lr == 0.5
+    assert f"{lrs['sgd']:g} with sgd" in options_of(cls)["lr"].help
