@@ -81,10 +81,12 @@ def config_parameters(cls: type) -> list[inspect.Parameter]:
     for f in dataclasses.fields(cls):
         spec = catalogue[f.name]
         annotation, default = _plain(hints[f.name]), f.default
-        if spec.choices is not None:  # None: chosen by the config from the other options
+        if spec.choices is not None:
             annotation = _choices(f.name, spec.choices)
-            annotation, default = (annotation, annotation(default)) if default is not None else \
-                (Optional[annotation], None)  # noqa: UP045
+            if default is None:  # chosen by the config from the other options
+                annotation = Optional[annotation]  # noqa: UP045
+            else:
+                default = annotation(default)
         option = typer.Option(default, *(spec.flags or (flag(f.name),)), help=spec.help, rich_help_panel=spec.panel,
                               metavar=spec.metavar)
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option,

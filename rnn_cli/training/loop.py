@@ -102,7 +102,6 @@ class Progress:
     epoch: int = 0  # finished epochs
     global_step: int = 0
     lr: float = 0.0
-    best: float | None = None
     bad_epochs: int = 0
     stopped_early: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -177,7 +176,9 @@ def run_epochs(task: Task, opts: TrainOptions, out: str | Path, state: dict[str,
     if state is not None:
         engine.restore(state)
         batch_gen.set_state(state["rng_batches"])
-        p = Progress(**state["progress"])
+        # States written before ties were broken by the training loss also hold `best`,
+        # the best epoch's metric, which `best_metrics` holds too.
+        p = Progress(**{k: v for k, v in state["progress"].items() if k != "best"})
         task.restore_extra(state)
         if note := engine.world_note(state):
             yield Info(note)
@@ -246,7 +247,7 @@ def run_epochs(task: Task, opts: TrainOptions, out: str | Path, state: dict[str,
             record = record_of(train_loss, elapsed, scores)
             improved = _improved(record, p.best_metrics, task.metric, task.minimize)
             if improved:
-                p.best, p.bad_epochs, p.best_metrics = record[task.metric], 0, dict(record)
+                p.bad_epochs, p.best_metrics = 0, dict(record)
                 save_model(p.best_metrics)
         if not improved:
             p.bad_epochs += 1
