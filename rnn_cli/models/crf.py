@@ -8,7 +8,9 @@ given emissions e (B, L, T) scores
 
 and p(y | e) = exp(s(y)) / Z with Z = sum over all sequences of exp(s). `log_partition`
 runs the forward algorithm, `decode` Viterbi, `marginals` forward-backward and `nbest`
-k-best Viterbi, each looping over time only, with the whole batch in every step.
+k-best Viterbi, each looping over time only, with the whole batch in every step. On
+the CPU, log Z and its gradient (the training loss's share) run as one compiled loop
+(`crf_kernel.py`).
 
 Masks are (B, L) bool and left-aligned: row b is True for its first n_b >= 1 positions.
 Emissions and tags at padded positions are ignored (even NaN or -100).
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from rnn_cli.models import crf_kernel
 
 NEG_INF = float("-inf")
 
@@ -147,6 +151,14 @@ class CRF(nn.Module):
     def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """log Z (B,) from emissions (B, L, T) and a left-aligned bool mask (B, L)."""
         emissions, mask = self._check(emissions, mask)
+        return self._log_z(emissions, mask)
+
+    def _log_z(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """log Z (B,): in training on the CPU through the compiled loop of `crf_kernel.py`
+        (the same numbers and gradients, without a handful of operations per step), else
+        by `_forward` (so tagging never waits for the loop's first build)."""
+        if torch.is_grad_enabled() and crf_kernel.usable(emissions):
+            return crf_kernel.log_partition(emissions, mask, *self._scores())
         return self._forward(emissions, mask)[1]
 
     def score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -181,7 +193,7 @@ class CRF(nn.Module):
             raise ValueError(f"invalid reduction: {reduction!r} (choose from mean, sum, none)")
         emissions, mask = self._check(emissions, mask)
         gold = self._score(emissions, self._check_tags(tags, mask), mask)  # (B,)
-        log_z = self._forward(emissions, mask)[1]  # (B,)
+        log_z = self._log_z(emissions, mask)  # (B,)
         # log Z = -inf only when no allowed sequence exists; then s(y) = -inf too and the
         # difference would be NaN. The `where` gives +inf, with no gradient through that row.
         nll = torch.where(torch.isneginf(log_z), torch.full_like(log_z, float("inf")), log_z - gold)

@@ -19,12 +19,11 @@ check the compiled gradients against finite differences."""
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
 from typing import Any
 
 import torch
+
+from rnn_cli.models.kernels import build
 
 CPP = r"""
 #include <torch/extension.h>
@@ -156,24 +155,13 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 
 # -ffast-math lets g++ vectorise exp and tanh (glibc's vector math library); "omp simd" says
 # the rows of one step are independent. -march=native: the build is per machine (torch's cache).
-CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd"]
+CFLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp-simd")
 
 
-@functools.cache
 def compiled() -> Any | None:
     """The compiled loop, built on first use (None where it cannot be built, or where
     RNN_CLI_SRU_KERNEL=python asks for the PyTorch loop)."""
-    if os.environ.get("RNN_CLI_SRU_KERNEL") == "python":
-        return None
-    try:
-        from torch.utils.cpp_extension import load_inline
-
-        return load_inline("rnn_cli_sru_v5", cpp_sources=CPP, extra_cflags=CFLAGS, verbose=False)
-    except Exception as exc:  # noqa: BLE001 - no compiler, no ninja, a failed build: fall back, say so
-        msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        print(f"rnn-cli: warning: the SRU's compiled loop could not be built ({msg}); using the slower "
-              "PyTorch loop", file=sys.stderr)
-        return None
+    return build("rnn_cli_sru_v5", CPP, "RNN_CLI_SRU_KERNEL", "the SRU", CFLAGS)
 
 
 class _Recurrence(torch.autograd.Function):

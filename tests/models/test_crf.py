@@ -1,4 +1,6 @@
-"""The CRF against brute-force enumeration of every tag sequence (float64, tiny sizes)."""
+"""The CRF against brute-force enumeration of every tag sequence (float64, tiny sizes).
+Every test runs twice: with log Z and its gradient through the compiled loop
+(`crf_kernel.py`, the CPU's path) and through the PyTorch loop (everywhere else)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,20 @@ import itertools
 import pytest
 import torch
 
+from rnn_cli.models import crf_kernel
 from rnn_cli.models.crf import CRF
 
 LENGTHS = [5, 3, 1]  # batch of 3 sentences, padded to L = 5
 CONSTRAINTS = ["none", "bio", "random"]
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def log_z_path(request, monkeypatch):
+    if request.param == "python":
+        monkeypatch.setattr(crf_kernel, "usable", lambda emissions: False)
+    elif crf_kernel.compiled() is None:
+        pytest.skip("the CRF's C++ loop could not be built here")
+    return request.param
 
 
 def bio_constraints(t: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -324,3 +336,38 @@ def test_calls_validate_their_inputs():
         crf.nll(e, tags, mask, reduction="token_mean")
     with pytest.raises(ValueError, match="invalid k: 0"):
         crf.nbest(e, mask, 0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compiled_log_partition_and_gradients_equal_the_pytorch_loop(log_z_path, dtype):
+    if log_z_path == "python":
+        pytest.skip("compares the two paths")
+    g = torch.Generator().manual_seed(3)
+    allowed, start, end = bio_constraints(17)
+    crf = CRF(17, allowed, start, end).to(dtype)
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=dtype))
+    lengths = torch.tensor([60, 1, 37, 59, 2, 60])
+    mask = torch.arange(60) < lengths.unsqueeze(1)
+    emissions = 3 * torch.randn(6, 60, 17, generator=g, dtype=dtype)
+    weights = torch.rand(6, generator=g, dtype=dtype)
+    results = []
+    for fn in (crf.log_partition, lambda e, m: crf._forward(*crf._check(e, m))[1]):
+        e = emissions.clone().requires_grad_()
+        crf.zero_grad()
+        value = fn(e, mask)
+        (value * weights).sum().backward()
+        results.append([value.detach(), e.grad] + [p.grad.clone() for p in crf.parameters()])
+    tol = {"rtol": 1e-10, "atol": 1e-10} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-4}
+    for got, want in zip(*results):
+        torch.testing.assert_close(got, want, **tol)
+
+
+def test_log_partition_of_bfloat16_emissions_is_float32():
+    # A log Z in the hundreds has no digits to spare in bfloat16 (autocast's emissions).
+    crf = CRF(4)
+    emissions = torch.randn(2, 5, 4).to(torch.bfloat16)
+    log_z = crf.log_partition(emissions, torch.ones(2, 5, dtype=torch.bool))
+    assert log_z.dtype == torch.float32
+    torch.testing.assert_close(log_z.float(), crf.log_partition(emissions.float()), rtol=0.02, atol=0.05)
