@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnn_cli.batches import ClassBatch
 from rnn_cli.models.base import Loss
@@ -133,9 +132,7 @@ class Classifier(nn.Module):
         unless attention pooling)."""
         n = batch.words.size(1)
         x = self.dropout(self.embedding(batch.words)).transpose(0, 1)  # (L, B, E)
-        packed = pack_padded_sequence(x, batch.lengths.cpu(), enforce_sorted=False)
-        out, _ = self.encoder(packed)
-        states, _ = pad_packed_sequence(out, total_length=n)  # (L, B, D), zeros at padding
+        states = self.encoder.forward_padded(x, batch.lengths, n)  # (L, B, D), zeros at padding
         return self.pooling(states.transpose(0, 1), batch.mask)
 
     def forward(self, batch: ClassBatch) -> torch.Tensor:

@@ -15,8 +15,10 @@ the SRU, whose gates depend on the input only).
 `SRU` takes the constructor arguments and the call of torch's `nn.LSTM`/`nn.GRU`
 (time-major input or a `PackedSequence`, an optional initial state) and returns
 `(output, c)` with `c` (layers * directions, B, H) the last cell states, like a GRU's
-h: it slots into `RNNEncoder` as the cell `sru`. A bidirectional layer reads each row
-backwards within its length, so padding never reaches a real position."""
+h: it slots into `RNNEncoder` as the cell `sru`. `forward_padded` takes a padded batch
+and its lengths as they are (the SRU needs no packing: `RNNEncoder.forward_padded`). A
+bidirectional layer reads each row backwards within its length, so padding never
+reaches a real position."""
 
 from __future__ import annotations
 
@@ -110,16 +112,22 @@ class SRU(nn.Module):
 
     def forward(self, x: torch.Tensor | PackedSequence,
                 hidden: torch.Tensor | None = None) -> tuple[torch.Tensor | PackedSequence, torch.Tensor]:
-        packed = isinstance(x, PackedSequence)
-        if packed:
+        if isinstance(x, PackedSequence):
             padded, lengths = pad_packed_sequence(x)  # (T, B, I), lengths in the original order
-            lengths = lengths.to(padded.device)
-        else:
-            padded, lengths = x, None
+            out, state = self.forward_padded(padded, lengths, hidden)
+            return pack_padded_sequence(out, lengths.cpu(), enforce_sorted=False), state
+        return self.forward_padded(x, None, hidden)
+
+    def forward_padded(self, padded: torch.Tensor, lengths: torch.Tensor | None,
+                       hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`forward` on a padded batch (T, B, I) with each row's length (None: all T),
+        without the round trip through a `PackedSequence`: (T, B, D * H), zeros at
+        padding, and the last states."""
         steps, batch = padded.size(0), padded.size(1)
         if lengths is None:
             mask = torch.ones(steps, batch, dtype=torch.bool, device=padded.device)
         else:
+            lengths = lengths.to(padded.device)
             mask = torch.arange(steps, device=padded.device).unsqueeze(1) < lengths.unsqueeze(0)
         directions = 2 if self.bidirectional else 1
         if hidden is None:
@@ -130,10 +138,7 @@ class SRU(nn.Module):
                 out = self.dropout(out)
             out, c = layer(out, mask, lengths, hidden[i * directions : (i + 1) * directions])
             states.append(c)
-        state = torch.cat(states, 0)
-        if packed:
-            return pack_padded_sequence(out, lengths.cpu(), enforce_sorted=False), state
-        return out, state
+        return out, torch.cat(states, 0)
 
 
 class PlainSRU(SRU):

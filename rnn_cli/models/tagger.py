@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnn_cli.batches import TagBatch
 from rnn_cli.models.base import Loss
@@ -220,10 +219,7 @@ class Tagger(nn.Module):
         b, n = words.shape
         char_feats = self.chars(chars.reshape(b * n, chars.size(2))).view(b, n, -1)  # (B, L, D_c)
         x = self.dropout(torch.cat([self.embedding(words), char_feats], dim=2))  # (B, L, E + D_c)
-        # RNNEncoder is time-major: pack (L, B, .) so no direction ever reads padding.
-        packed = pack_padded_sequence(x.transpose(0, 1), batch.lengths.cpu(), enforce_sorted=False)
-        out, _ = self.encoder(packed)
-        out, _ = pad_packed_sequence(out, total_length=n)  # (L, B, 2H), zeros at padding
+        out = self.encoder.forward_padded(x.transpose(0, 1), batch.lengths)  # (L, B, 2H), zeros at padding
         return self.projection(self.dropout(out.transpose(0, 1)))  # (B, L, T)
 
     def forward(self, batch: TagBatch) -> torch.Tensor:

@@ -110,3 +110,24 @@ def test_config_validation():
         EncoderConfig(cell="transformer")
     with pytest.raises(ValueError, match="dropout"):
         EncoderConfig(dropout=1.5)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_forward_padded_equals_the_packed_run_and_keeps_padding_zero(cell):
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(0)
+    enc = RNNEncoder(EncoderConfig(cell=cell, input_size=5, hidden_size=4, layers=2, bidirectional=True)).double()
+    lengths = torch.tensor([3, 7, 1, 7, 4])
+    x = torch.randn(7, 5, 5, dtype=torch.double)
+    x[torch.arange(7)[:, None] >= lengths] = float("nan")  # padding is never read
+    clean = x.nan_to_num(0.0).requires_grad_()
+    got = enc.forward_padded(clean, lengths)
+    out, _ = enc(pack_padded_sequence(clean, lengths, enforce_sorted=False))
+    want = pad_packed_sequence(out, total_length=7)[0]
+    torch.testing.assert_close(got, want)
+    assert torch.all(got[torch.arange(7)[:, None] >= lengths] == 0)
+    assert not torch.isnan(enc.forward_padded(x, lengths)[torch.arange(7)[:, None] < lengths]).any()
+    (g1,) = torch.autograd.grad(got.sum(), [clean])
+    (g2,) = torch.autograd.grad(want.sum(), [clean])
+    torch.testing.assert_close(g1, g2)
