@@ -42,7 +42,7 @@ class LockedDropout(Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        mask = mask_like(x, (1, x.size(1), x.size(2)), self.p)  # (1, B, D)
+        mask = mask_like(x, [1, x.size(1), x.size(2)], self.p)  # (1, B, D)
         return x * mask
 
 
@@ -60,7 +60,7 @@ def embedding_dropout(embedding: nn.Embedding, x: torch.Tensor, p: float, traini
     if not training or p == 0.0:
         return emb
     w = embedding.weight
-    keep = mask_like(w, (w.size(0),), p)  # (V,)
+    keep = mask_like(w, [w.size(0)], p)  # (V,)
     return emb * keep[x].unsqueeze(-1)
 
 
