@@ -44,8 +44,9 @@ def test_tagger_with_sru_learns_the_names(tmp_path):
 
 def test_classifier_with_sru_beats_the_majority_label(tmp_path):
     out = tmp_path / "cls.pt"
+    # lr 0.005: at the default 0.001, three epochs leave 0.27-0.30 accuracy (seeds 1-4), too near the bar.
     ok("train-classifier", SAMPLES / "ewt.genre.train.tsv", "--dev", SAMPLES / "ewt.genre.dev.tsv", "--cell", "sru",
-       "--hidden-size", "64", "--embedding-size", "64", *COMMON, "-o", out)
+       "--hidden-size", "64", "--embedding-size", "64", "--lr", "0.005", *COMMON, "-o", out)
     scores = json.loads(ok("evaluate", out, SAMPLES / "ewt.genre.dev.tsv", "--json").stdout)
     labels = [line.split("\t", 1)[0] for line in (SAMPLES / "ewt.genre.dev.tsv").read_text().splitlines()]
     majority = max(labels.count(label) for label in set(labels)) / len(labels)
