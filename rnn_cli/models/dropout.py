@@ -15,7 +15,6 @@ import torch
 from torch import nn
 
 
-
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     if not training or p == 0.0:
         return x

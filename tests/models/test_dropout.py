@@ -1,7 +1,8 @@
 """The zoo's dropout (`models/dropout.py`): nn.Dropout's distribution with a cheaper
 mask. An element is kept with probability 1 - q and scaled by 1 / (1 - q), q being p
-rounded to a multiple of 1/65536, so the expectation is the input's; the gradient flows through the kept elements only; eval
-mode and p = 0 are the identity; a bf16 input stays bf16."""
+rounded to a multiple of 1/65536, so the expectation is the input's; the gradient
+flows through the kept elements only; eval mode and p = 0 are the identity; a bf16
+input stays bf16."""
 
 from __future__ import annotations
 
