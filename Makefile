@@ -13,6 +13,8 @@ install:
 	# The pinned CPU build first: a looser spec would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,export]'
+	# The SRU's and the CRF's C++ loops, built once per machine (a warning and the PyTorch loops without g++).
+	$(BIN)/python -c 'from rnn_cli.models.kernels import build_all; build_all()'
 
 test:
 	$(BIN)/python -m pytest -q

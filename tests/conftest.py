@@ -19,6 +19,14 @@ os.environ["OMP_NUM_THREADS"] = "1"
 os.environ["MKL_NUM_THREADS"] = "1"
 
 
+def pytest_sessionstart(session):
+    # The compiled loops are built before any test, as `make install` builds them: a test
+    # never waits for a build or sees its note, whatever state the machine's cache is in.
+    from rnn_cli.models.kernels import build_all
+
+    build_all()
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     import torch

@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rnn_cli.models import crf_kernel
+from rnn_cli.models import crf_kernel, kernels
 
 NEG_INF = float("-inf")
 
@@ -282,3 +282,11 @@ class CRF(nn.Module):
         norm = torch.where(torch.isfinite(norm), norm, torch.zeros_like(norm))
         log_p = (log_joint - norm).masked_fill(~mask.unsqueeze(2), NEG_INF)
         return log_p.exp()
+
+
+def _trains_a_crf(module: nn.Module) -> bool:
+    """A CRF whose scores learn (the softmax head's frozen CRF only decodes)."""
+    return isinstance(module, CRF) and any(p.requires_grad for p in module.parameters())
+
+
+kernels.LOOPS.append(kernels.Loop(crf_kernel.NAME, "the CRF", _trains_a_crf, crf_kernel.compiled))

@@ -131,10 +131,14 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 """
 
 
+NAME = "rnn_cli_crf_v2"
+
+
 def compiled() -> Any | None:
     """The compiled loop (None where it cannot be built, or where RNN_CLI_CRF_KERNEL=python
     asks for the PyTorch loop)."""
-    return build("rnn_cli_crf_v2", CPP, "RNN_CLI_CRF_KERNEL", "the CRF", ("-O3", "-march=native"))
+    return build(NAME, CPP, "RNN_CLI_CRF_KERNEL", "the CRF", ("-O3", "-march=native"))
+
 
 
 class _LogPartition(torch.autograd.Function):

@@ -2,14 +2,57 @@
 ninja; cached per machine in torch's extensions folder), for the recurrences that would
 otherwise cost a few PyTorch operations per time step: the SRU's (`sru_kernel.py`) and
 the CRF's (`crf_kernel.py`). Where one cannot be built, its module's PyTorch loop runs
-after a one-line warning."""
+after a one-line warning. `prepare` builds the loops a model uses before its training
+starts, so the first build (about 30 s) is announced and not counted in the first epoch."""
 
 from __future__ import annotations
 
 import functools
 import os
 import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A compiled loop: its extension `name`, what it serves (for messages), whether a
+    model's training uses it, and the function that builds or loads it."""
+
+    name: str
+    what: str
+    used_by: Callable[[nn.Module], bool]
+    load: Callable[[], Any]
+
+
+LOOPS: list[Loop] = []  # registered by the modules that own one (crf_kernel, sru_kernel)
+
+
+def prepare(model: nn.Module, device: torch.device) -> Iterator[str]:
+    """Build now the compiled loops that training `model` on `device` will call, yielding
+    a note before each that is not built yet on this machine."""
+    if device.type != "cpu":
+        return
+    for loop in LOOPS:
+        if any(loop.used_by(module) for module in model.modules()):
+            if not _built(loop.name):
+                yield f"building {loop.what}'s compiled loop (once per machine, about 30 s)"
+            loop.load()
+
+
+def _built(name: str) -> bool:
+    """Whether torch's extensions folder holds `name` already (True when it cannot tell,
+    which only skips the note)."""
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        return os.path.exists(os.path.join(_get_build_directory(name, False), f"{name}.so"))
+    except Exception:  # noqa: BLE001 - a private helper of torch's: without it, say nothing
+        return True
 
 
 @functools.cache
@@ -28,3 +71,13 @@ def build(name: str, source: str, switch: str, what: str, cflags: tuple[str, ...
         print(f"rnn-cli: warning: {what}'s compiled loop could not be built ({msg}); using the slower "
               "PyTorch loop", file=sys.stderr)
         return None
+
+
+def build_all() -> None:
+    """Build every registered loop now (`make install` calls it, so that no training run
+    waits for a build)."""
+    from rnn_cli.models import crf, sru  # noqa: F401 - importing them registers their loops
+
+    for loop in LOOPS:
+        print(f"rnn-cli: {'loading' if _built(loop.name) else 'building'} {loop.what}'s compiled loop", file=sys.stderr)
+        loop.load()

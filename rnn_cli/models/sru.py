@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from rnn_cli.models import kernels, sru_kernel
 from rnn_cli.models.dropout import Dropout
 from rnn_cli.models.reverse import reverse_index
 from rnn_cli.models.sru_kernel import recurrence
@@ -147,3 +148,7 @@ class PlainSRU(SRU):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
                  bidirectional: bool = False) -> None:
         super().__init__(input_size, hidden_size, num_layers, dropout, bidirectional, vector_recurrence=False)
+
+
+kernels.LOOPS.append(kernels.Loop(sru_kernel.NAME, "the SRU", lambda module: isinstance(module, SRULayer),
+                                  sru_kernel.compiled))

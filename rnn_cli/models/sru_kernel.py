@@ -158,10 +158,14 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 CFLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp-simd")
 
 
+NAME = "rnn_cli_sru_v5"
+
+
 def compiled() -> Any | None:
     """The compiled loop, built on first use (None where it cannot be built, or where
     RNN_CLI_SRU_KERNEL=python asks for the PyTorch loop)."""
-    return build("rnn_cli_sru_v5", CPP, "RNN_CLI_SRU_KERNEL", "the SRU", CFLAGS)
+    return build(NAME, CPP, "RNN_CLI_SRU_KERNEL", "the SRU", CFLAGS)
+
 
 
 class _Recurrence(torch.autograd.Function):

@@ -33,6 +33,7 @@ from torch import nn
 from rnn_cli import checkpoint
 from rnn_cli.config import from_dict
 from rnn_cli.data.atomic import atomic_write_text, check_target
+from rnn_cli.models import kernels
 from rnn_cli.training.averaging import should_trigger
 from rnn_cli.training.distributed import Dist
 from rnn_cli.training.engine import Engine, LossFn
@@ -171,6 +172,8 @@ def run_epochs(task: Task, opts: TrainOptions, out: str | Path, state: dict[str,
     device, dist = device or torch.device("cpu"), dist or Dist()
     spath, mpath = state_path(out), metrics_path(out)
     engine = Engine(task.model, task.loss, opts, device, dist)
+    for note in kernels.prepare(task.model, device):
+        yield Info(note)
     batch_gen = torch.Generator().manual_seed(opts.seed)
     p = Progress(lr=opts.lr)
     if state is not None:
