@@ -14,7 +14,7 @@ install:
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,export]'
 	# The SRU's and the CRF's C++ loops, built once per machine (a warning and the PyTorch loops without g++).
-	$(BIN)/python -c 'from rnn_cli.models.kernels import build_all; build_all()'
+	$(BIN)/python -c 'import sys; from rnn_cli.models.kernels import build_all; sys.stderr.writelines(f"rnn-cli: {m}\n" for m in build_all())'
 
 test:
 	$(BIN)/python -m pytest -q

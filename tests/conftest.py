@@ -24,7 +24,8 @@ def pytest_sessionstart(session):
     # never waits for a build or sees its note, whatever state the machine's cache is in.
     from rnn_cli.models.kernels import build_all
 
-    build_all()
+    for message in build_all():
+        print(f"rnn-cli: {message}", file=sys.stderr)
 
 
 @pytest.fixture(autouse=True)

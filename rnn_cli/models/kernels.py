@@ -73,11 +73,10 @@ def build(name: str, source: str, switch: str, what: str, cflags: tuple[str, ...
         return None
 
 
-def build_all() -> None:
-    """Build every registered loop now (`make install` calls it, so that no training run
-    waits for a build)."""
-    from rnn_cli.models import crf, sru  # noqa: F401 - importing them registers their loops
-
+def build_all() -> Iterator[str]:
+    """Build every registered loop now (`make install` does, so that no training run
+    waits for a build; importing `rnn_cli.models` registers them all), yielding what
+    each is about to do."""
     for loop in LOOPS:
-        print(f"rnn-cli: {'loading' if _built(loop.name) else 'building'} {loop.what}'s compiled loop", file=sys.stderr)
+        yield f"{'loading' if _built(loop.name) else 'building'} {loop.what}'s compiled loop"
         loop.load()
