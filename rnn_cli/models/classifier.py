@@ -130,9 +130,8 @@ class Classifier(nn.Module):
     def encode(self, batch: ClassBatch) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The pooled representation (B, D) and the attention weights (B, L) (None
         unless attention pooling)."""
-        n = batch.words.size(1)
         x = self.dropout(self.embedding(batch.words)).transpose(0, 1)  # (L, B, E)
-        states = self.encoder.forward_padded(x, batch.lengths, n)  # (L, B, D), zeros at padding
+        states = self.encoder.forward_padded(x, batch.lengths)  # (L, B, D), zeros at padding
         return self.pooling(states.transpose(0, 1), batch.mask)
 
     def forward(self, batch: ClassBatch) -> torch.Tensor:

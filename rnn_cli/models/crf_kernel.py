@@ -140,7 +140,6 @@ def compiled() -> Any | None:
     return build(NAME, CPP, "RNN_CLI_CRF_KERNEL", "the CRF", ("-O3", "-march=native"))
 
 
-
 class _LogPartition(torch.autograd.Function):
     @staticmethod
     def forward(ctx, emissions, mask, trans, start, end):  # type: ignore[override]

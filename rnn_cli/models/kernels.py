@@ -1,7 +1,7 @@
-"""Small C++ loops compiled on first use with `torch.utils.cpp_extension` (g++ and
-ninja; cached per machine in torch's extensions folder), for the recurrences that would
-otherwise cost a few PyTorch operations per time step: the SRU's (`sru_kernel.py`) and
-the CRF's (`crf_kernel.py`). Where one cannot be built, its module's PyTorch loop runs
+"""Small C++ loops compiled with `torch.utils.cpp_extension` (g++ and ninja; once per
+machine, cached in torch's extensions folder: by `make install`, else on first use),
+for the recurrences that would otherwise cost a few PyTorch operations per time step:
+the SRU's (`sru_kernel.py`) and the CRF's (`crf_kernel.py`). Where one cannot be built, its module's PyTorch loop runs
 after a one-line warning. `prepare` builds the loops a model uses before its training
 starts, so the first build (about 30 s) is announced and not counted in the first epoch."""
 
@@ -29,7 +29,7 @@ class Loop:
     load: Callable[[], Any]
 
 
-LOOPS: list[Loop] = []  # registered by the modules that own one (crf_kernel, sru_kernel)
+LOOPS: list[Loop] = []  # registered by the modules of the layers that call one (crf.py, sru.py)
 
 
 def prepare(model: nn.Module, device: torch.device) -> Iterator[str]:

@@ -102,14 +102,14 @@ class RNNEncoder(nn.Module):
                 return self.rnn(x.float(), hidden)
         return self.rnn(x, hidden)
 
-    def forward_padded(self, x: torch.Tensor, lengths: torch.Tensor, total_length: int | None = None) -> torch.Tensor:
+    def forward_padded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """A padded batch (T, B, I) and each row's length (B,) -> the outputs (T, B, D * H),
         zeros at padding; no direction ever reads padding. torch's cells run on the packed
         batch; the SRU reads the padded one as it is (packing would only copy it twice)."""
         if self.config.cell in SRU_CELLS:
             return self.rnn.forward_padded(x, lengths)[0]  # type: ignore[operator]
         out, _ = self(pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False))
-        return pad_packed_sequence(out, total_length=total_length or x.size(0))[0]
+        return pad_packed_sequence(out, total_length=x.size(0))[0]
 
 
 @functools.cache

@@ -162,10 +162,9 @@ NAME = "rnn_cli_sru_v5"
 
 
 def compiled() -> Any | None:
-    """The compiled loop, built on first use (None where it cannot be built, or where
+    """The compiled loop, built once per machine (None where it cannot be built, or where
     RNN_CLI_SRU_KERNEL=python asks for the PyTorch loop)."""
     return build(NAME, CPP, "RNN_CLI_SRU_KERNEL", "the SRU", CFLAGS)
-
 
 
 class _Recurrence(torch.autograd.Function):
