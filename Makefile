@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 DATA   ?= ../shared/data
 RUNS   ?= runs
+# Test processes (pytest-xdist), one torch thread each: 2 fits the 2-core CI machine.
+# `make test JOBS=0` runs the suite in this process alone.
+JOBS   ?= 2
 
 .PHONY: install test lint demo bench-lm bench-lm-word bench-lm-char bench-lm-speed bench-tag bench-tag-speed flair-venv bench-classify bench-ddp bench-deploy bench-cells bench-ablation bench-tree bench-babi bench-defaults bench-awd-gpu fasttext-venv clean
 
@@ -17,7 +20,7 @@ install:
 	$(BIN)/python -c 'import sys; from rnn_cli.models.kernels import build_all; sys.stderr.writelines(f"rnn-cli: {m}\n" for m in build_all())'
 
 test:
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(JOBS)
 
 lint:
 	$(BIN)/ruff check rnn_cli tests bench
