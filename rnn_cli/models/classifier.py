@@ -14,6 +14,7 @@ from seed to seed, the average is steadier and usually better than its members."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
@@ -73,8 +74,8 @@ class ClassifierConfig:
             raise ValueError(f"invalid tree cell: {self.tree_cell!r} (choose from {', '.join(TREE_CELLS)})")
         if self.regression and self.multi_label:
             raise ValueError("a regression model is not multi-label")
-        if self.members > 1 and (self.encoder != "rnn" or self.pair or self.regression):
-            raise ValueError("ensembles are of (Bi)RNN classifiers of single texts")
+        if self.members > 1 and (self.encoder == "tree-lstm" or self.pair or self.regression):
+            raise ValueError("ensembles are of (Bi)RNN classifiers of single texts or of DMNs")
         if self.encoder == "dmn" and (self.pair or self.regression or self.multi_label):
             raise ValueError("a DMN answers single-label questions")
 
@@ -170,13 +171,15 @@ class Classifier(nn.Module):
 class ClassifierEnsemble(nn.Module):
     """`config.members` classifiers with one interface: `loss` is the sum of the
     members' losses (each member learns as if alone), `predict` the mean of their
-    probabilities (and of their attention weights)."""
+    probabilities (and of their attention weights, or a DMN's gates). `member` builds
+    one of them from the config (`Classifier`, or `StoryClassifier` for DMNs)."""
 
-    def __init__(self, config: ClassifierConfig) -> None:
+    def __init__(self, config: ClassifierConfig, member: Callable[[ClassifierConfig], nn.Module] | None = None
+                 ) -> None:
         super().__init__()
         self.config = config
         one = replace(config, members=1)
-        self.members = nn.ModuleList(Classifier(one) for _ in range(config.members))
+        self.members = nn.ModuleList((member or Classifier)(one) for _ in range(config.members))
         self.register_buffer("threshold", torch.tensor(0.5))
 
     def set_pretrained_embeddings(self, weights: torch.Tensor) -> None:
@@ -184,7 +187,7 @@ class ClassifierEnsemble(nn.Module):
             member.set_pretrained_embeddings(weights)  # type: ignore[operator]
 
     def forward(self, batch: ClassBatch) -> torch.Tensor:
-        """Each member's logits, stacked: (M, B, C)."""
+        """Each member's logits, stacked: (M, B, C) (for (Bi)RNN members)."""
         return torch.stack([member(batch) for member in self.members])
 
     def loss(self, batch: ClassBatch) -> Loss:
@@ -194,7 +197,8 @@ class ClassifierEnsemble(nn.Module):
     def predict(self, batch: ClassBatch) -> tuple[torch.Tensor, torch.Tensor | None]:
         outs = [member.predict(batch) for member in self.members]  # type: ignore[operator]
         probs = torch.stack([p for p, _ in outs]).mean(0)  # (B, C)
-        attention = torch.stack([a for _, a in outs]).mean(0) if outs[0][1] is not None else None  # (B, L)
+        # (B, L) attention over tokens, or a DMN's gates (B, passes, F)
+        attention = torch.stack([a for _, a in outs]).mean(0) if outs[0][1] is not None else None
         return probs, attention
 
     decide = Classifier.decide

@@ -1,13 +1,14 @@
 """Every classifier of the zoo built from its one config (`ClassifierConfig`): a pair
 model (`pair_classifier.py`), a Tree-LSTM classifier (`tree_classifier.py`), a
 Dynamic Memory Network answering questions over stories (`story_classifier.py`), or a
-(Bi)RNN classifier of texts, alone or an ensemble (`classifier.py`)."""
+(Bi)RNN classifier of texts (`classifier.py`); (Bi)RNN classifiers and DMNs alone or
+as an ensemble."""
 
 from __future__ import annotations
 
 from torch import nn
 
-from rnn_cli.models.classifier import ClassifierConfig, build_classifier
+from rnn_cli.models.classifier import ClassifierConfig, ClassifierEnsemble, build_classifier
 from rnn_cli.models.pair_classifier import PairClassifier
 from rnn_cli.models.story_classifier import StoryClassifier
 from rnn_cli.models.tree_classifier import TreeClassifier
@@ -20,5 +21,5 @@ def build(config: ClassifierConfig) -> nn.Module:
     if config.encoder == "tree-lstm":
         return TreeClassifier(config)
     if config.encoder == "dmn":
-        return StoryClassifier(config)
+        return ClassifierEnsemble(config, StoryClassifier) if config.members > 1 else StoryClassifier(config)
     return build_classifier(config)

@@ -115,3 +115,23 @@ def test_the_python_api_answers_a_question_over_a_story_as_classify_does(dmn):
     assert explained.label == expected
     with pytest.raises(ValueError, match="story, question"):
         model.classify_many([question])
+
+
+def test_an_ensemble_of_dmns_learns_explains_and_is_refused_for_tree_lstms(tmp_path):
+    """`--ensemble 3 --encoder dmn`: one model file of three DMNs that answers as well
+    as one, whose `--explain` gates (the members' mean) still sum to one per pass."""
+    out = tmp_path / "ens.pt"
+    ok("train-classifier", QA1, "--dev", QA1_TEST, "-o", out, "--encoder", "dmn", "--supervise-facts",
+       "--epochs", "6", "--ensemble", "3", *COMMON)
+    scores = json.loads(ok("evaluate", out, QA1_TEST, "--json").stdout)
+    assert scores["accuracy"] > 0.9
+    info = ok("info", out).stdout
+    assert "members: 3" in info and "encoder: dmn" in info
+    first = json.loads(ok("classify", out, QA1_TEST, "--explain", "--format", "jsonl").stdout.splitlines()[0])
+    assert len(first["attention"]) == 2 and len(first["attention"][0]["weights"]) == 3
+    for k in range(3):
+        assert sum(a["weights"][k] for a in first["attention"]) == pytest.approx(1.0, abs=1e-4)
+    trees = tmp_path / "trees.txt"
+    trees.write_text("(3 (2 it) (4 works))\n(1 (2 it) (0 fails))\n")
+    assert "--ensemble" in error_line(invoke("train-classifier", trees, "--dev", trees, "-o", tmp_path / "t.pt",
+                                             "--encoder", "tree-lstm", "--ensemble", "2", *COMMON))

@@ -221,6 +221,39 @@ def test_supervised_fact_term_by_hand() -> None:
     assert no_support.item() == plain.item()
 
 
+
+def test_an_ensemble_of_dmns_averages_answers_and_gates() -> None:
+    """`--ensemble N` with `--encoder dmn`: members that start apart, probabilities and
+    gates the mean of the members' (each pass still a distribution over the facts), the
+    loss (fact term included) the sum of theirs; Tree-LSTMs have no ensemble."""
+    from rnn_cli.models.classifier import ClassifierConfig, ClassifierEnsemble
+    from rnn_cli.models.classifiers import build
+    from rnn_cli.models.story_classifier import StoryClassifier
+
+    torch.manual_seed(7)
+    config = ClassifierConfig(vocab_size=12, num_labels=4, embedding_size=6, hidden_size=5, encoder="dmn",
+                              passes=2, dropout=0.0, supervise_facts=True, members=3)
+    model = build(config).eval()
+    assert isinstance(model, ClassifierEnsemble) and all(isinstance(m, StoryClassifier) for m in model.members)
+    first, second = (m.dmn.embedding.weight for m in model.members[:2])
+    assert not torch.allclose(first, second)
+    batch = make_batch(STORIES, QUESTIONS, [0, 1, 3], [[0, 1], [2, 0], [0]], facts_to=4)
+    with torch.no_grad():
+        probs, gates = model.predict(batch)
+        outs = [m.predict(batch) for m in model.members]
+        loss = model.loss(batch)
+        losses = [m.loss(batch).value for m in model.members]
+    torch.testing.assert_close(probs, sum(p for p, _ in outs) / 3)
+    torch.testing.assert_close(gates, sum(g for _, g in outs) / 3)
+    assert gates.shape == (3, 2, 4)
+    torch.testing.assert_close(gates.sum(2), torch.ones(3, 2))
+    assert (gates[2, :, 1:] == 0).all()  # the one-fact story's padding facts
+    torch.testing.assert_close(loss.value, sum(losses))
+    assert loss.items == 3
+    assert model.decide(probs).sum(1).tolist() == [1, 1, 1]
+    with pytest.raises(ValueError, match="ensembles"):
+        ClassifierConfig(vocab_size=12, num_labels=4, encoder="tree-lstm", members=2)
+
 # A bAbI-1-like task: "P went (back) to the L" facts, "where is P", answer P's last place.
 PEOPLE, PLACES = range(8, 13), range(13, 17)  # word ids; 1..7 are "went back to the where is moved"
 
