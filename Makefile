@@ -16,7 +16,7 @@ install:
 	# The pinned CPU build first: a looser spec would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,export]'
-	# The SRU's and the CRF's C++ loops, built once per machine (a warning and the PyTorch loops without g++).
+	# The SRU's, the CRF's and the DMN's C++ loops, built once per machine (a warning and the PyTorch loops without g++).
 	$(BIN)/python -c 'import sys; from rnn_cli.models.kernels import build_all; sys.stderr.writelines(f"rnn-cli: {m}\n" for m in build_all())'
 
 test:

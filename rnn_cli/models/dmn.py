@@ -27,6 +27,7 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnn_cli.batches import StoryBatch
+from rnn_cli.models import dmn_kernel, kernels
 from rnn_cli.models.base import Loss
 from rnn_cli.models.classifier import Classifier
 from rnn_cli.models.dropout import Dropout
@@ -173,8 +174,11 @@ class AttentionGRU(nn.Module):
     def forward(self, facts: torch.Tensor, gates: torch.Tensor, projected: torch.Tensor | None = None
                 ) -> torch.Tensor:
         """Facts (B, F, D) and gates (B, F) -> the episode (B, H), from h_0 = 0.
-        `projected`: `self.input(facts)` when already computed (it is the same each pass)."""
+        `projected`: `self.input(facts)` when already computed (it is the same each pass).
+        On the CPU the loop over the facts is `dmn_kernel.py`'s compiled one."""
         xs = self.input(facts) if projected is None else projected  # (B, F, 2H)
+        if dmn_kernel.usable(xs):
+            return dmn_kernel.attention_gru(xs, gates, self.hidden.weight, self.hidden.bias)
         h = facts.new_zeros(facts.size(0), self.hidden.in_features)
         for i in range(facts.size(1)):
             h = self.step(xs[:, i], h, gates[:, i])
@@ -289,3 +293,7 @@ class DMN(nn.Module):
     def decide(self, probs: torch.Tensor, threshold: float | None = None) -> torch.Tensor:
         """The top answer as a (B, C) bool matrix (`threshold` ignored: one answer per question)."""
         return F.one_hot(probs.argmax(1), probs.size(1)).bool()
+
+
+kernels.LOOPS.append(kernels.Loop(dmn_kernel.NAME, "the DMN's attention GRU",
+                                  lambda module: isinstance(module, AttentionGRU), dmn_kernel.compiled))

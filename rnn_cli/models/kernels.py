@@ -1,7 +1,8 @@
 """Small C++ loops compiled with `torch.utils.cpp_extension` (g++ and ninja; once per
 machine, cached in torch's extensions folder: by `make install`, else on first use),
 for the recurrences that would otherwise cost a few PyTorch operations per time step:
-the SRU's (`sru_kernel.py`) and the CRF's (`crf_kernel.py`). Where one cannot be built, its module's PyTorch loop runs
+the SRU's (`sru_kernel.py`), the CRF's (`crf_kernel.py`) and the DMN's attention GRU
+(`dmn_kernel.py`). Where one cannot be built, its module's PyTorch loop runs
 after a one-line warning. `prepare` builds the loops a model uses before its training
 starts, so the first build (about 30 s) is announced and not counted in the first epoch."""
 
@@ -29,7 +30,7 @@ class Loop:
     load: Callable[[], Any]
 
 
-LOOPS: list[Loop] = []  # registered by the modules of the layers that call one (crf.py, sru.py)
+LOOPS: list[Loop] = []  # registered by the modules of the layers that call one (crf.py, sru.py, dmn.py)
 
 
 def prepare(model: nn.Module, device: torch.device) -> Iterator[str]:

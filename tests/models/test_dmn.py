@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from rnn_cli.batches import StoryBatch
+from rnn_cli.models import dmn_kernel
 from rnn_cli.models.dmn import (
     DMN,
     FACT_ENCODERS,
@@ -22,6 +23,17 @@ from rnn_cli.models.dmn import (
 )
 
 Story = list[list[int]]
+
+
+@pytest.fixture(params=["compiled", "python"])
+def loop(request, monkeypatch):
+    """The attention GRU's loop over the facts: `dmn_kernel.py`'s compiled one, or the
+    PyTorch steps of `AttentionGRU` (what runs where the C++ loop cannot be built)."""
+    if request.param == "python":
+        monkeypatch.setattr(dmn_kernel, "usable", lambda xs: False)
+    elif dmn_kernel.compiled() is None:
+        pytest.skip("the attention GRU's C++ loop could not be built here")
+    return request.param
 
 
 def make_batch(stories: list[Story], questions: list[list[int]], labels: list[int] | None = None,
@@ -74,6 +86,7 @@ def test_config_names_the_bad_value() -> None:
 
 
 @pytest.mark.parametrize("encoder,update", VARIANTS)
+@pytest.mark.usefixtures("loop")
 def test_shapes_and_distributions(encoder: str, update: str) -> None:
     torch.manual_seed(0)
     model = DMN(small(fact_encoder=encoder, memory_update=update, passes=3, dropout=0.3)).eval()
@@ -96,6 +109,7 @@ def test_shapes_and_distributions(encoder: str, update: str) -> None:
 
 
 @pytest.mark.parametrize("encoder,update", VARIANTS)
+@pytest.mark.usefixtures("loop")
 def test_padding_invariance(encoder: str, update: str) -> None:
     torch.manual_seed(1)
     model = DMN(small(fact_encoder=encoder, memory_update=update, passes=3, dropout=0.5)).eval()
@@ -140,6 +154,7 @@ def test_word_gru_facts_are_states_at_fact_ends() -> None:
             assert torch.all(facts[b, len(story):] == 0.0)
 
 
+@pytest.mark.usefixtures("loop")
 def test_attention_gru_single_fact_and_zero_gates() -> None:
     torch.manual_seed(3)
     d, h = 4, 3
@@ -164,12 +179,67 @@ def test_attention_gru_single_fact_and_zero_gates() -> None:
         assert torch.all(cell(facts, torch.zeros(2, 5)) == 0.0)
 
 
+@pytest.mark.usefixtures("loop")
 def test_attention_gru_gradcheck() -> None:
     torch.manual_seed(4)
     cell = AttentionGRU(3, 2).double()
     facts = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
     gates = torch.rand(2, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(cell, (facts, gates))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compiled_attention_gru_equals_the_pytorch_steps(dtype: torch.dtype) -> None:
+    """Value and every gradient (facts, gates, both weight matrices and biases) of the
+    compiled loop against AttentionGRU's own steps, on ragged stories whose padding
+    facts have gates of exactly 0."""
+    if dmn_kernel.compiled() is None:
+        pytest.skip("the attention GRU's C++ loop could not be built here")
+    torch.manual_seed(8)
+    b, f, h = 5, 23, 7
+    cell = AttentionGRU(6, h).to(dtype)
+    with torch.no_grad():
+        cell.hidden.bias.normal_()
+    facts = torch.randn(b, f, 6, dtype=dtype, requires_grad=True)
+    lengths = torch.tensor([23, 1, 9, 17, 4])
+    scores = torch.randn(b, f, dtype=dtype).masked_fill(torch.arange(f) >= lengths[:, None], float("-inf"))
+    gates = scores.softmax(1).detach().requires_grad_()
+    weights = torch.randn(h, dtype=dtype)
+
+    def run(compiled: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        inputs = [facts, gates, *cell.parameters()]
+        for t in inputs:
+            t.grad = None
+        if compiled:
+            out = cell(facts, gates)
+        else:
+            xs, out = cell.input(facts), facts.new_zeros(b, h)
+            for i in range(f):
+                out = cell.step(xs[:, i], out, gates[:, i])
+        (out * weights).sum().backward()
+        return out.detach(), [t.grad.clone() for t in inputs]
+
+    fast, fast_grads = run(True)
+    slow, slow_grads = run(False)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(fast, slow, **tol)
+    for got, want in zip(fast_grads, slow_grads):
+        torch.testing.assert_close(got, want, **tol)
+    assert torch.all(fast_grads[0][1, 1:] == 0.0)  # facts behind a zero gate get no gradient
+
+
+def test_compiled_attention_gru_keeps_the_input_dtype() -> None:
+    """bf16 projections (autocast) run in float32 and come back as bf16."""
+    if dmn_kernel.compiled() is None:
+        pytest.skip("the attention GRU's C++ loop could not be built here")
+    torch.manual_seed(9)
+    cell = AttentionGRU(4, 3)
+    facts, gates = torch.randn(2, 5, 4), torch.rand(2, 5)
+    xs = cell.input(facts)
+    out = dmn_kernel.attention_gru(xs.bfloat16(), gates.bfloat16(), cell.hidden.weight, cell.hidden.bias)
+    assert out.dtype == torch.bfloat16
+    want = dmn_kernel.attention_gru(xs, gates, cell.hidden.weight, cell.hidden.bias)
+    torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
 
 
 class LossOf(nn.Module):
@@ -182,6 +252,7 @@ class LossOf(nn.Module):
 
 
 @pytest.mark.parametrize("encoder,update", VARIANTS)
+@pytest.mark.usefixtures("loop")
 def test_model_gradcheck(encoder: str, update: str) -> None:
     torch.manual_seed(5)
     model = DMN(small(vocab_size=8, embedding_size=3, hidden_size=3, num_labels=3, fact_encoder=encoder,

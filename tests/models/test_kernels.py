@@ -50,7 +50,11 @@ def test_prepare_builds_only_the_loops_a_model_trains_with_and_says_so_once(monk
     assert loaded == ["crf", "crf"]
 
 
-def test_the_crf_and_sru_register_their_loops():
-    from rnn_cli.models import crf, crf_kernel, kernels, sru, sru_kernel  # noqa: F401 - registering is importing
+def test_the_crf_sru_and_dmn_register_their_loops():
+    from torch import nn
 
-    assert {crf_kernel.NAME, sru_kernel.NAME} <= {loop.name for loop in kernels.LOOPS}
+    from rnn_cli.models import crf, crf_kernel, dmn, dmn_kernel, kernels, sru, sru_kernel  # noqa: F401
+
+    assert {crf_kernel.NAME, sru_kernel.NAME, dmn_kernel.NAME} <= {loop.name for loop in kernels.LOOPS}
+    (attention,) = [loop for loop in kernels.LOOPS if loop.name == dmn_kernel.NAME]
+    assert attention.used_by(dmn.AttentionGRU(3, 2)) and not attention.used_by(nn.GRU(3, 2))
