@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch.autograd.function import once_differentiable
 
-from rnn_cli.models.kernels import build
+from rnn_cli.models.kernels import build, working_dtype
 
 CPP = r"""
 #include <torch/extension.h>
@@ -166,6 +166,6 @@ def log_partition(emissions: torch.Tensor, mask: torch.Tensor, trans: torch.Tens
     constrained scores, through the compiled loop (float64 stays float64, other types
     run in float32, and so does the result: a log Z in the hundreds has no digits to
     spare in bfloat16)."""
-    dtype = torch.float64 if emissions.dtype == torch.float64 else torch.float32
+    dtype = working_dtype(emissions)
     return _LogPartition.apply(emissions.to(dtype).contiguous(), mask.to(torch.uint8).contiguous(),
                                 trans.to(dtype).contiguous(), start.to(dtype).contiguous(), end.to(dtype).contiguous())

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch.autograd.function import once_differentiable
 
-from rnn_cli.models.kernels import build
+from rnn_cli.models.kernels import build, working_dtype
 
 CPP = r"""
 #include <torch/extension.h>
@@ -164,7 +164,7 @@ def attention_gru(xs: torch.Tensor, gates: torch.Tensor, weight: torch.Tensor, b
     """The last state h_F (B, H) of the attention GRU (module docstring) over the input
     projections xs (B, F, 2H) with gates (B, F), from h_0 = 0, in xs's dtype (float64
     runs in float64, other types in float32)."""
-    dtype = torch.float64 if xs.dtype == torch.float64 else torch.float32
+    dtype = working_dtype(xs)
     h = _AttentionGRU.apply(xs.to(dtype).contiguous(), gates.to(dtype).contiguous(), weight.to(dtype).contiguous(),
                             bias.to(dtype).contiguous())
     return h.to(xs.dtype)

@@ -74,6 +74,12 @@ def build(name: str, source: str, switch: str, what: str, cflags: tuple[str, ...
         return None
 
 
+def working_dtype(t: torch.Tensor) -> torch.dtype:
+    """The type a compiled loop computes in for inputs like `t`: float64 stays float64,
+    every other type (float32, and bf16 / fp16 under autocast) runs in float32."""
+    return torch.float64 if t.dtype == torch.float64 else torch.float32
+
+
 def build_all() -> Iterator[str]:
     """Build every registered loop now (`make install` does, so that no training run
     waits for a build; importing `rnn_cli.models` registers them all), yielding what

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from rnn_cli.models.kernels import build
+from rnn_cli.models.kernels import build, working_dtype
 
 CPP = r"""
 #include <torch/extension.h>
@@ -187,7 +187,7 @@ def recurrence(u: torch.Tensor, xh: torch.Tensor | None, v: torch.Tensor, b: tor
     None when u holds it). On the CPU through the compiled loop (float64 stays float64,
     other types run in float32), else `reference`."""
     if u.device.type == "cpu" and compiled() is not None:
-        dtype = torch.float64 if u.dtype == torch.float64 else torch.float32
+        dtype = working_dtype(u)
         x = xh.to(dtype).contiguous() if xh is not None else u.new_empty(0, dtype=dtype)
         h, c = _Recurrence.apply(u.to(dtype).contiguous(), x, v.to(dtype).contiguous(), b.to(dtype).contiguous(),
                                  c0.to(dtype).contiguous(), mask.to(torch.uint8).contiguous())
