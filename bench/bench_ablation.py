@@ -24,6 +24,7 @@ over seeds, with Ma & Hovy's figures beside them.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -36,6 +37,7 @@ from runlog import RunLog
 
 from rnn_cli.predict.tagger import evaluate_tagger_file, load_tagger
 from rnn_cli.training.events import Evaluated
+from rnn_cli.training.loop import metrics_path
 from rnn_cli.training.tagger import train_tagger
 
 ROWS = {
@@ -73,7 +75,19 @@ def run_one(task: str, row: str, cell: str, seed: int, args: argparse.Namespace)
     scores = evaluate_tagger_file(load_tagger(str(out), device), test, device)
     value = scores["accuracy"] if task == "pos" else scores["f1"]
     return {"task": task, "row": row, "cell": cell, "seed": seed, "test": 100 * value, "epochs": epochs,
-            "seconds": round(time.perf_counter() - started, 1), "threads": torch.get_num_threads()}
+            "seconds": train_seconds(out), "wall_seconds": round(time.perf_counter() - started, 1),
+            "threads": torch.get_num_threads()}
+
+
+def train_seconds(out: Path) -> float:
+    """The training epochs' own seconds over every part of a run (a resumed run's
+    earlier epochs too), from its metrics file; an epoch written twice counts once."""
+    epochs = {}
+    for line in metrics_path(out).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            epochs[record["epoch"]] = record["epoch_seconds"]
+    return round(sum(epochs.values()), 1)
 
 
 def table(results: list[dict], tasks: list[str], cells: list[str]) -> str:
