@@ -48,8 +48,13 @@ def command(
     shown = SHOWN.get(payload["task"])
     if shown is not None:
         typer.echo(f"{shown}: {' '.join(summary[shown])}")
+    config = payload["config"]
+    if payload["task"] == "classifier":  # only what this kind of classifier reads
+        from rnn_cli.models.classifier import unused_fields
+
+        config = {k: v for k, v in config.items() if k not in unused_fields(config)}
     typer.echo("model config:")
-    typer.echo("  " + to_yaml(payload["config"]).rstrip().replace("\n", "\n  "))
+    typer.echo("  " + to_yaml(config).rstrip().replace("\n", "\n  "))
     typer.echo("metrics:")
     for key, value in payload["metrics"].items():
         typer.echo(f"  {key}: {value:.6g}" if isinstance(value, float) else f"  {key}: {value}")

@@ -81,6 +81,26 @@ class ClassifierConfig:
 
 
 ENCODERS = ("rnn", "tree-lstm", "dmn")
+
+
+def unused_fields(config: dict) -> set[str]:
+    """The fields of a stored `ClassifierConfig` that its kind of classifier does not
+    read (a DMN has no pooling, a Tree-LSTM no cell): `info` leaves them out."""
+    encoder = config.get("encoder", "rnn")
+    unused = set()
+    if encoder != "rnn":
+        unused |= {"cell", "layers", "bidirectional", "pooling", "attention_size"}
+    elif config.get("pooling") != "attention":
+        unused.add("attention_size")
+    if encoder != "tree-lstm":
+        unused.add("tree_cell")
+    if encoder != "dmn":
+        unused |= {"passes", "fact_encoder", "memory_update", "supervise_facts"}
+    if not config.get("pair"):
+        unused.add("pair_hidden_size")
+    if not config.get("regression"):
+        unused.add("score_low")
+    return unused
 TREE_CELLS = ("binary", "child-sum")  # `tree_lstm.TREE_CELLS`
 
 

@@ -45,6 +45,7 @@ class DMNConfig:
     dropout: float = 0.1
     supervise_facts: bool = False  # add the gates' cross-entropy against the supporting facts
     fact_weight: float = 1.0  # weight of that term
+    freeze_embeddings: bool = False  # keep the word vectors as initialised (e.g. pretrained ones)
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "num_labels", "embedding_size", "hidden_size", "passes"):
@@ -224,6 +225,7 @@ class DMN(nn.Module):
         nn.init.uniform_(self.embedding.weight, -bound, bound)
         with torch.no_grad():
             self.embedding.weight[0].zero_()
+        self.embedding.weight.requires_grad_(not config.freeze_embeddings)
         self.dropout = Dropout(config.dropout)
         self.facts = FACT_ENCODERS[config.fact_encoder](config)
         self.question = nn.GRU(config.embedding_size, h, batch_first=True)

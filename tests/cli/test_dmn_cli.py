@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.conftest import SAMPLES, run_cli
 from tests.inprocess import error_line, invoke, ok
@@ -126,7 +127,8 @@ def test_an_ensemble_of_dmns_learns_explains_and_is_refused_for_tree_lstms(tmp_p
     scores = json.loads(ok("evaluate", out, QA1_TEST, "--json").stdout)
     assert scores["accuracy"] > 0.9
     info = ok("info", out).stdout
-    assert "members: 3" in info and "encoder: dmn" in info
+    assert "members: 3" in info and "encoder: dmn" in info and "passes: 3" in info
+    assert "pooling" not in info and "cell:" not in info  # options a DMN does not read are not shown
     first = json.loads(ok("classify", out, QA1_TEST, "--explain", "--format", "jsonl").stdout.splitlines()[0])
     assert len(first["attention"]) == 2 and len(first["attention"][0]["weights"]) == 3
     for k in range(3):
@@ -135,3 +137,21 @@ def test_an_ensemble_of_dmns_learns_explains_and_is_refused_for_tree_lstms(tmp_p
     trees.write_text("(3 (2 it) (4 works))\n(1 (2 it) (0 fails))\n")
     assert "--ensemble" in error_line(invoke("train-classifier", trees, "--dev", trees, "-o", tmp_path / "t.pt",
                                              "--encoder", "tree-lstm", "--ensemble", "2", *COMMON))
+
+
+def test_freeze_embeddings_keeps_a_dmns_word_vectors(tmp_path):
+    """`--freeze-embeddings` holds for the DMN too: after training, its word vectors are
+    those it started with (here pretrained); without it they move."""
+    from rnn_cli import checkpoint
+
+    glove = SAMPLES / "glove.sample.txt"
+    common = ["train-classifier", QA1, "--dev", QA1_TEST, "--encoder", "dmn", "--embeddings", glove,
+              "--lowercase", *COMMON]
+    weights = {}
+    for name, extra in (("start", ["--epochs", "0"]), ("frozen", ["--epochs", "1", "--freeze-embeddings"]),
+                        ("trained", ["--epochs", "1"])):
+        ok(*common, *extra, "-o", tmp_path / f"{name}.pt")
+        weights[name] = checkpoint.load(tmp_path / f"{name}.pt")["state_dict"]["dmn.embedding.weight"]
+    assert weights["start"].shape[1] == 50
+    assert torch.equal(weights["frozen"], weights["start"])
+    assert not torch.equal(weights["trained"], weights["start"])
