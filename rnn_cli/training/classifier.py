@@ -35,7 +35,7 @@ from rnn_cli.training.configs import TrainClassifierConfig
 from rnn_cli.training.distributed import Dist
 from rnn_cli.training.events import Info
 from rnn_cli.training.loop import Event, Task, resume_or_start, run_epochs, sharded
-from rnn_cli.training.structure import label_rows, resolve_structure, score_range, word_dropout
+from rnn_cli.training.structure import ignored_options, label_rows, resolve_structure, score_range, word_dropout
 
 
 def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> torch.Tensor:
@@ -133,6 +133,9 @@ def train_classifier(
     for d in (train_d, dev_d, test_d):
         if d is not None and d.detection is not None and d.detection.ambiguous:
             yield Info(d.detection.note(display_name(d.path)))
+    if ignored := ignored_options(cfg):
+        model = " ".join([f"--encoder {cfg.encoder}"] + ["--pair"] * cfg.pair + ["--regression"] * cfg.regression)
+        yield Info(f"note: {', '.join(ignored)}: not read by this model ({model}), ignored")
     if state is None:
         counts = Counter(label for labels in train_d.labels for label in labels)
         if cfg.regression:

@@ -17,6 +17,7 @@ from rnn_cli.data.item_batching import AnyBatch
 from rnn_cli.data.text import display_name
 from rnn_cli.data.tree_batching import max_children
 from rnn_cli.errors import ConfigError, DataFormatError
+from rnn_cli.models.classifier import unused_fields
 from rnn_cli.training.configs import TrainClassifierConfig
 
 
@@ -53,6 +54,20 @@ def resolve_structure(cfg: TrainClassifierConfig, train: LabelledSet) -> TrainCl
     if cfg.tree_cell == "auto":
         cfg = replace(cfg, tree_cell="binary" if widest <= 2 else "child-sum")
     return cfg
+
+
+def ignored_options(cfg: TrainClassifierConfig) -> list[str]:
+    """The model options set away from their defaults that the chosen kind of classifier
+    does not read (`--pooling attention` with `--encoder dmn`), as their flags."""
+    defaults = TrainClassifierConfig()
+    unused = unused_fields({"encoder": cfg.encoder, "pooling": cfg.pooling, "pair": cfg.pair,
+                            "regression": cfg.regression})
+    flags = []
+    for name in sorted(unused):
+        if hasattr(defaults, name) and getattr(cfg, name) != getattr(defaults, name):
+            flag = "unidirectional" if name == "bidirectional" and not cfg.bidirectional else name
+            flags.append(f"--{flag.replace('_', '-')}")
+    return flags
 
 
 def score_range(train: LabelledSet) -> list[str]:

@@ -155,3 +155,15 @@ def test_freeze_embeddings_keeps_a_dmns_word_vectors(tmp_path):
     assert weights["start"].shape[1] == 50
     assert torch.equal(weights["frozen"], weights["start"])
     assert not torch.equal(weights["trained"], weights["start"])
+
+
+def test_options_a_dmn_does_not_read_are_named_not_silently_dropped(tmp_path):
+    res = invoke("train-classifier", QA1, "--dev", QA1_TEST, "-o", tmp_path / "m.pt", "--encoder", "dmn",
+                 "--cell", "sru", "--pooling", "attention", "--unidirectional", "--epochs", "1",
+                 *(a for a in COMMON if a != "-q"))
+    assert res.exit_code == 0, res.stderr
+    notes = [line for line in res.stderr.splitlines() if "not read by this model" in line]
+    assert notes == ["note: --unidirectional, --cell, --pooling: not read by this model (--encoder dmn), ignored"]
+    plain = invoke("train-classifier", QA1, "--dev", QA1_TEST, "-o", tmp_path / "p.pt", "--encoder", "dmn",
+                   "--passes", "2", "--epochs", "1", *(a for a in COMMON if a != "-q"))
+    assert plain.exit_code == 0 and "not read by this model" not in plain.stderr

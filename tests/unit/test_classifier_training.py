@@ -84,3 +84,18 @@ def test_word_dropout_must_be_a_probability():
 
     with pytest.raises(ConfigError, match="--word-dropout"):
         TrainClassifierConfig(word_dropout=1.0)
+
+
+def test_ignored_options_are_those_the_chosen_model_does_not_read():
+    from rnn_cli.training.structure import ignored_options
+
+    cfg = TrainClassifierConfig
+    assert ignored_options(cfg()) == []
+    assert ignored_options(cfg(cell="gru", pooling="attention", attention_size=7)) == []  # a (Bi)RNN reads them
+    assert ignored_options(cfg(attention_size=7)) == ["--attention-size"]  # only attention pooling has one
+    assert ignored_options(cfg(passes=4, fact_encoder="gru")) == ["--fact-encoder", "--passes"]
+    assert ignored_options(cfg(encoder="tree-lstm", cell="gru", layers=2, tree_cell="child-sum")) == [
+        "--cell", "--layers"]
+    assert ignored_options(cfg(encoder="dmn", bidirectional=False, pair_hidden_size=20)) == [
+        "--unidirectional", "--pair-hidden-size"]
+    assert ignored_options(cfg(pair=True, pair_hidden_size=20, pooling="mean")) == []
