@@ -81,11 +81,13 @@ class ClassifierConfig:
 
 
 ENCODERS = ("rnn", "tree-lstm", "dmn")
+TREE_CELLS = ("binary", "child-sum")  # `tree_lstm.TREE_CELLS`
 
 
 def unused_fields(config: dict) -> set[str]:
     """The fields of a stored `ClassifierConfig` that its kind of classifier does not
-    read (a DMN has no pooling, a Tree-LSTM no cell): `info` leaves them out."""
+    read (a DMN has no pooling, a Tree-LSTM no cell): `info` leaves them out and
+    train-classifier names those set on its command line."""
     encoder = config.get("encoder", "rnn")
     unused = set()
     if encoder != "rnn":
@@ -101,7 +103,6 @@ def unused_fields(config: dict) -> set[str]:
     if not config.get("regression"):
         unused.add("score_low")
     return unused
-TREE_CELLS = ("binary", "child-sum")  # `tree_lstm.TREE_CELLS`
 
 
 def output_loss(logits: torch.Tensor, labels: torch.Tensor, config: ClassifierConfig,
