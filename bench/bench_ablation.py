@@ -24,7 +24,6 @@ over seeds, with Ma & Hovy's figures beside them.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -33,11 +32,10 @@ from pathlib import Path
 
 import torch
 from bench_tag import data_files
-from runlog import RunLog
+from runlog import RunLog, train_seconds
 
 from rnn_cli.predict.tagger import evaluate_tagger_file, load_tagger
 from rnn_cli.training.events import Evaluated
-from rnn_cli.training.loop import metrics_path
 from rnn_cli.training.tagger import train_tagger
 
 ROWS = {
@@ -77,17 +75,6 @@ def run_one(task: str, row: str, cell: str, seed: int, args: argparse.Namespace)
     return {"task": task, "row": row, "cell": cell, "seed": seed, "test": 100 * value, "epochs": epochs,
             "seconds": train_seconds(out), "wall_seconds": round(time.perf_counter() - started, 1),
             "threads": torch.get_num_threads()}
-
-
-def train_seconds(out: Path) -> float:
-    """The training epochs' own seconds over every part of a run (a resumed run's
-    earlier epochs too), from its metrics file; an epoch written twice counts once."""
-    epochs = {}
-    for line in metrics_path(out).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            record = json.loads(line)
-            epochs[record["epoch"]] = record["epoch_seconds"]
-    return round(sum(epochs.values()), 1)
 
 
 def table(results: list[dict], tasks: list[str], cells: list[str]) -> str:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from runlog import RunLog  # noqa: E402
+from runlog import RunLog, train_seconds  # noqa: E402
 
 GLOVE = "glove/glove.6B.50d.trimmed.txt.gz"
 STAGES = (1, 3, 10)
@@ -215,8 +215,7 @@ def run_column(name: str, column: str, args: argparse.Namespace) -> dict:
             result["wall_seconds"] = round(result["wall_seconds"] + seconds, 1)
             result["peak_rss_mb"] = max(result["peak_rss_mb"], round(peak))
             _write_text(stages, json.dumps(result))
-    records = [json.loads(line) for line in out.with_suffix(".metrics.jsonl").read_text().splitlines()]
-    result.update(train_seconds=round(sum(r["epoch_seconds"] for r in records), 1), threads=args.threads)
+    result.update(train_seconds=train_seconds(out), threads=args.threads)
     return result
 
 

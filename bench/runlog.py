@@ -21,3 +21,15 @@ class RunLog:
         self.results.append(result)
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(result) + "\n")
+
+
+def train_seconds(model: Path) -> float:
+    """The training epochs' own seconds over every part of a run (a resumed run's
+    earlier epochs too), from the metrics file beside `model`; an epoch written twice
+    counts once."""
+    epochs = {}
+    for line in model.with_suffix(".metrics.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            epochs[record["epoch"]] = record["epoch_seconds"]
+    return round(sum(epochs.values()), 1)
