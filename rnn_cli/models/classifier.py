@@ -195,12 +195,12 @@ class ClassifierEnsemble(nn.Module):
     probabilities (and of their attention weights, or a DMN's gates). `member` builds
     one of them from the config (`Classifier`, or `StoryClassifier` for DMNs)."""
 
-    def __init__(self, config: ClassifierConfig, member: Callable[[ClassifierConfig], nn.Module] | None = None
+    def __init__(self, config: ClassifierConfig, member: Callable[[ClassifierConfig], nn.Module] = Classifier
                  ) -> None:
         super().__init__()
         self.config = config
         one = replace(config, members=1)
-        self.members = nn.ModuleList((member or Classifier)(one) for _ in range(config.members))
+        self.members = nn.ModuleList(member(one) for _ in range(config.members))
         self.register_buffer("threshold", torch.tensor(0.5))
 
     def set_pretrained_embeddings(self, weights: torch.Tensor) -> None:
