@@ -74,8 +74,6 @@ class ClassifierConfig:
             raise ValueError(f"invalid tree cell: {self.tree_cell!r} (choose from {', '.join(TREE_CELLS)})")
         if self.regression and self.multi_label:
             raise ValueError("a regression model is not multi-label")
-        if self.members > 1 and (self.encoder == "tree-lstm" or self.pair or self.regression):
-            raise ValueError("ensembles are of (Bi)RNN classifiers of single texts or of DMNs")
         if self.encoder == "dmn" and (self.pair or self.regression or self.multi_label):
             raise ValueError("a DMN answers single-label questions")
 
@@ -192,8 +190,9 @@ class Classifier(nn.Module):
 class ClassifierEnsemble(nn.Module):
     """`config.members` classifiers with one interface: `loss` is the sum of the
     members' losses (each member learns as if alone), `predict` the mean of their
-    probabilities (and of their attention weights, or a DMN's gates). `member` builds
-    one of them from the config (`Classifier`, or `StoryClassifier` for DMNs)."""
+    probabilities (and of their attention weights, or a DMN's gates; a regression
+    model's expected score is then the mean of the members'). `member` builds one of
+    them from the config (`Classifier`, or a Tree-LSTM, pair or story classifier)."""
 
     def __init__(self, config: ClassifierConfig, member: Callable[[ClassifierConfig], nn.Module] = Classifier
                  ) -> None:
@@ -221,6 +220,10 @@ class ClassifierEnsemble(nn.Module):
         # (B, L) attention over tokens, or a DMN's gates (B, passes, F)
         attention = torch.stack([a for _, a in outs]).mean(0) if outs[0][1] is not None else None
         return probs, attention
+
+    def predict_nodes(self, batch: object) -> torch.Tensor:
+        """Tree-LSTM members: the mean of their label probabilities at every node (N, C)."""
+        return torch.stack([member.predict_nodes(batch) for member in self.members]).mean(0)  # type: ignore[operator]
 
     decide = Classifier.decide
 

@@ -1,8 +1,8 @@
 """Every classifier of the zoo built from its one config (`ClassifierConfig`): a pair
 model (`pair_classifier.py`), a Tree-LSTM classifier (`tree_classifier.py`), a
 Dynamic Memory Network answering questions over stories (`story_classifier.py`), or a
-(Bi)RNN classifier of texts (`classifier.py`); (Bi)RNN classifiers and DMNs alone or
-as an ensemble."""
+(Bi)RNN classifier of texts (`classifier.py`); each alone or as an ensemble
+(`config.members > 1`)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,7 @@ from rnn_cli.models.tree_classifier import TreeClassifier
 
 def build(config: ClassifierConfig) -> nn.Module:
     """The model `config` describes."""
-    if config.pair:
-        return PairClassifier(config)
-    if config.encoder == "tree-lstm":
-        return TreeClassifier(config)
-    if config.encoder == "dmn":
-        return ClassifierEnsemble(config, StoryClassifier) if config.members > 1 else StoryClassifier(config)
-    return build_classifier(config)
+    if not config.pair and config.encoder == "rnn":
+        return build_classifier(config)
+    member = PairClassifier if config.pair else TreeClassifier if config.encoder == "tree-lstm" else StoryClassifier
+    return ClassifierEnsemble(config, member) if config.members > 1 else member(config)

@@ -128,8 +128,8 @@ OPTIONS: dict[str, Option] = {
     "pooling": _opt("How the encoder's states become one vector.", MODEL, choices=POOLINGS),
     "attention_size": _opt("Attention pooling: size of the scoring layer.", MODEL, _at_least(1)),
     "ensemble": _opt("Train this many classifiers side by side (own initialisation and dropout each) and average "
-                     "their probabilities (and attention or DMN gates): steadier and usually more accurate on "
-                     "small data, N times the cost. (Bi)RNN encoders and --encoder dmn.",
+                     "their probabilities (and attention or DMN gates; regression: their scores): steadier and "
+                     "usually more accurate on small data, N times the cost. Every --encoder, --pair too.",
                      MODEL, ((lambda v: 1 <= v <= 64), "must be from 1 to 64")),
     "multi_label": _opt("auto (several labels on any training item), yes or no.", MODEL,
                         choices=("auto", "yes", "no")),

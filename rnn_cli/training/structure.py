@@ -31,9 +31,6 @@ def resolve_structure(cfg: TrainClassifierConfig, train: LabelledSet) -> TrainCl
         raise ConfigError("--class-weights weighs classes: not with --regression")
     if cfg.regression and not cfg.pair and cfg.encoder == "tree-lstm":
         raise ConfigError("--regression with --encoder tree-lstm scores sentence pairs: add --pair")
-    if cfg.ensemble > 1 and (cfg.encoder == "tree-lstm" or cfg.pair or cfg.regression):
-        raise ConfigError("--ensemble trains (Bi)RNN classifiers of single texts or DMNs: not with --encoder "
-                          "tree-lstm, --pair or --regression")
     if cfg.encoder == "dmn" and (cfg.pair or cfg.regression or cfg.multi_label == "yes"):
         raise ConfigError("--encoder dmn answers one question at a time: not with --pair, --regression or "
                           "--multi-label yes")

@@ -182,3 +182,25 @@ def test_a_dev_tree_too_wide_for_the_binary_cell_stops_training_before_it_starts
     assert res.exit_code == 2
     assert "dev.txt:2: a node with 3 children" in error_line(res)
     assert not out.exists() and not out.with_suffix(".state.pt").exists()  # not one step was taken
+
+
+def test_ensembles_of_tree_lstms_and_of_pair_regressors(tmp_path):
+    """`--ensemble 2` with a Tree-LSTM: one model file whose root and phrase labels are
+    the members' mean; with `--pair --regression`: scores that still lie in 1..5 and
+    follow the gold ones."""
+    out = tmp_path / "trees.pt"
+    ok("train-classifier", TREES, "--dev", TREES_DEV, "-o", out, "--encoder", "tree-lstm", "--ensemble", "2",
+       "--epochs", "4", "--lr", "0.01", *SMALL, *COMMON)
+    gold = _roots(TREES_DEV)
+    majority = max(gold.count(x) for x in set(gold)) / len(gold)
+    assert json.loads(ok("evaluate", out, TREES_DEV, "--json").stdout)["accuracy"] > majority + 0.4
+    assert "members: 2" in ok("info", out).stdout
+    roots = [row.split("\t")[0] for row in ok("classify", out, TREES_DEV).stdout.splitlines()]
+    nodes = [row.split("\t")[0] for row in ok("classify", out, TREES_DEV, "--all-nodes").stdout.splitlines()]
+    assert roots == nodes and len(roots) == 300
+    pairs = tmp_path / "pairs.pt"
+    ok("train-classifier", PAIRS, "--dev", PAIRS_DEV, "-o", pairs, "--encoder", "tree-lstm", "--pair", "--regression",
+       "--ensemble", "2", "--epochs", "4", "--lr", "0.01", *SMALL, *COMMON)
+    assert json.loads(ok("evaluate", pairs, PAIRS_DEV, "--json").stdout)["pearson"] > 0.5
+    scores = [float(row.split("\t")[0]) for row in ok("classify", pairs, PAIRS_DEV).stdout.splitlines()]
+    assert len(scores) == 200 and all(1.0 <= s <= 5.0 for s in scores)

@@ -296,7 +296,7 @@ def test_supervised_fact_term_by_hand() -> None:
 def test_an_ensemble_of_dmns_averages_answers_and_gates() -> None:
     """`--ensemble N` with `--encoder dmn`: members that start apart, probabilities and
     gates the mean of the members' (each pass still a distribution over the facts), the
-    loss (fact term included) the sum of theirs; Tree-LSTMs have no ensemble."""
+    loss (fact term included) the sum of theirs."""
     from rnn_cli.models.classifier import ClassifierConfig, ClassifierEnsemble
     from rnn_cli.models.classifiers import build
     from rnn_cli.models.story_classifier import StoryClassifier
@@ -322,8 +322,6 @@ def test_an_ensemble_of_dmns_averages_answers_and_gates() -> None:
     torch.testing.assert_close(loss.value, sum(losses))
     assert loss.items == 3
     assert model.decide(probs).sum(1).tolist() == [1, 1, 1]
-    with pytest.raises(ValueError, match="ensembles"):
-        ClassifierConfig(vocab_size=12, num_labels=4, encoder="tree-lstm", members=2)
 
 # A bAbI-1-like task: "P went (back) to the L" facts, "where is P", answer P's last place.
 PEOPLE, PLACES = range(8, 13), range(13, 17)  # word ids; 1..7 are "went back to the where is moved"
