@@ -186,6 +186,17 @@ def _balanced(lines: Sequence[str]) -> bool:
     return True
 
 
+def _trees(lines: Sequence[str], trained: str | None) -> bool:
+    """Are `lines`, each starting with a bracket, trees? Yes if their brackets balance
+    (`_balanced`); if not, still yes for a model trained on trees, or when most lines
+    are a whole tree each, so that the reader names the malformed line instead of the
+    input being taken for plain text that has no tree."""
+    if _balanced(lines) or trained == "ptb-trees":
+        return True
+    whole = sum(_balanced([line]) and line.count("(") == line.count(")") for line in lines)
+    return len(lines) >= 3 and whole >= 0.8 * len(lines)
+
+
 def _conllu(lines: Sequence[str]) -> bool:
     rows = [line.split("\t") for line in lines if not line.startswith("#")]
     return bool(rows) and all(len(r) == 10 and r[0].replace("-", "").replace(".", "").isdigit() for r in rows)
@@ -202,7 +213,7 @@ def judge_class_lines(lines: Sequence[str], labelled: bool, trained: str | None 
         return Detection("text", "empty input")
     first = lines[0].lstrip()
     if _TREE_START.match(first) and all(_TREE_START.match(line.lstrip()) or line.lstrip().startswith("(")
-                                        for line in lines) and _balanced(lines):
+                                        for line in lines) and _trees(lines, trained):
         return Detection("ptb-trees", "bracketed trees: the first line starts with (label")
     if looks_like_babi(lines):
         return Detection("babi", "bAbI: numbered lines from 1, questions as `id question<TAB>answer<TAB>facts`")

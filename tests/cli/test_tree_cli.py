@@ -73,6 +73,8 @@ def test_tree_models_refuse_text_they_cannot_read(tree_model, tmp_path):
     broken = tmp_path / "broken.txt"
     broken.write_text("(3 (2 a) (3 good))\n(3 (2 a) (3 good)\n")
     assert "broken.txt:2:" in error_line(invoke("classify", tree_model, broken))
+    broken.write_text("(3 (2 a) (3 good))\n(3 (2 a) (3 good)))\n")  # a bracket too many: still trees
+    assert "broken.txt:2: text after the tree" in error_line(invoke("classify", tree_model, broken))
     assert "export takes" in error_line(invoke("export", tree_model, "-o", tmp_path / "x.ts"))
     assert "is a Tree-LSTM" in error_line(invoke("classify", tree_model, TREES_DEV, "--explain", "--format", "jsonl"))
     wide = tmp_path / "wide.txt"

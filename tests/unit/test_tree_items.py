@@ -34,6 +34,18 @@ def test_trees_and_conllu_are_detected_and_brackets_in_text_are_not():
     assert judge_class_lines(conllu, True).format == "conllu"
     assert judge_class_lines(["(see above) a note", "(and this) too"], False).format == "text"
     assert judge_class_lines(["pos (a) b", "neg (c) d"], True).format != "ptb-trees"
+    notes = ["(see above) a note", "(and this) too", "(as said) before"]
+    assert judge_class_lines(notes, False).format == "text"
+
+
+def test_a_malformed_tree_among_trees_is_still_read_as_trees():
+    """One line with a bracket too many (or two trees on a line) keeps the input trees,
+    so that the reader names that line; a tree model takes even one such line as a tree."""
+    for bad in ("(3 (2 a) (3 good)))", "(3 (2 a) (3 good)) (2 b)"):
+        assert judge_class_lines(TREES + [bad] + TREES, True).format == "ptb-trees"
+        assert judge_class_lines([bad], False).format == "text"  # alone, it may be text in brackets
+        assert judge_class_lines([bad], False, trained="ptb-trees").format == "ptb-trees"
+    assert judge_class_lines(TREES + ["(3 (2 a) (3 good)"], True).format == "ptb-trees"  # unclosed: may go on
 
 
 def _examples() -> list[Example]:
