@@ -100,3 +100,34 @@ def test_head_learns_a_synthetic_relatedness():
         pred = expected_score(torch.softmax(head(test_l, test_r), -1), low=1)
     assert torch.corrcoef(torch.stack([pred, test_y]))[0, 1] > 0.95
     assert (pred - test_y).abs().mean() < 0.3
+
+
+@pytest.mark.parametrize("encoder", ["tree-lstm", "rnn"])
+def test_pair_dropout_is_one_mask_for_both_sides(encoder):
+    """In training, a pair of two equal texts reaches the head as two equal vectors
+    (one dropout mask per pair, none inside the encoder), dropped all the same."""
+    from rnn_cli.batches import ClassBatch, PairBatch
+    from rnn_cli.data.tree_batching import encode_trees
+    from rnn_cli.data.trees import tree_from_heads
+    from rnn_cli.models.classifier import ClassifierConfig
+    from rnn_cli.models.classifiers import build
+
+    torch.manual_seed(0)
+    config = ClassifierConfig(vocab_size=10, num_labels=5, embedding_size=6, hidden_size=8, encoder=encoder,
+                              tree_cell="child-sum", pair=True, regression=True, dropout=0.5)
+    model = build(config)
+    words = [["a", "b", "c"], ["d", "e"]]
+    if encoder == "tree-lstm":
+        trees = [tree_from_heads(w, [0] + [1] * (len(w) - 1), "x", 1) for w in words]
+        side = encode_trees([[3, 4, 5], [6, 7]], trees, None, [0, 1])
+    else:
+        side = ClassBatch(torch.tensor([[3, 4, 5], [6, 7, 0]]), torch.tensor([3, 2]), None, [0, 1])
+    seen = []
+    model.head.register_forward_hook(lambda module, args, out: seen.append(args))
+    model.train()
+    model(PairBatch(side, side, None, [0, 1]))
+    model.eval()
+    model(PairBatch(side, side, None, [0, 1]))
+    (train_l, train_r), (eval_l, eval_r) = seen
+    torch.testing.assert_close(train_l, train_r)
+    assert (train_l == 0).any() and not torch.allclose(train_l, eval_l)  # dropped, not switched off
