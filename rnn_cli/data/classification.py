@@ -240,6 +240,12 @@ def _json_example(name: str, n: int, line: str, labels: str) -> Example:
         raise DataFormatError(name, n, "invalid JSON: nested too deeply") from None
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise DataFormatError(name, n, f"invalid JSON: {exc}"[:200]) from None
+    return record_example(obj, name, n, labels)
+
+
+def record_example(obj: object, name: str, n: int, labels: str = "ignore") -> Example:
+    """The example of one JSON object (a JSONL line, or a dict given to the Python API):
+    `text`, `label` or `labels`, `text_pair`, `heads` / `heads_pair` (dependency trees)."""
     if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
         raise DataFormatError(name, n, 'expected an object with a "text" string')
     found: list[str] | None = None

@@ -17,6 +17,7 @@ from rnn_cli.data.classification import (
     item_tokens,
     read_examples,
     read_labelled,
+    record_example,
     spell,
 )
 from rnn_cli.data.cls_batching import ClassVocabs
@@ -57,12 +58,17 @@ class LoadedClassifier:
         `(text, text_pair)` tuples; a Tree-LSTM, PTB-bracketed trees (`.score` holds
         a regression model's prediction); a DMN, `(story, question)` tuples, the story
         a list of statements or one string with a statement per line (`explain`: the
-        gates over the facts per pass)."""
+        gates over the facts per pass). Any but a DMN also takes dicts as JSONL lines
+        have them: `{"text", "heads", "text_pair", "heads_pair"}`, the way to give a
+        dependency Tree-LSTM its trees (heads 1-based, 0 the root, one per token)."""
         examples = []
         spec = self.spec
         for i, item in enumerate(texts):
             if spec.stories:
                 examples.append(_story_example(item, i + 1))
+                continue
+            if isinstance(item, dict):
+                examples.append(record_example(item, "<text>", i + 1))
                 continue
             text, pair = item if spec.pair and isinstance(item, tuple) and len(item) == 2 else (item, None)
             if not isinstance(text, str) or (spec.pair and not isinstance(pair, str)):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from rnn_cli.data.trees import parse_ptb
+from rnn_cli.errors import DataFormatError
 from tests.conftest import SAMPLES, run_cli
 from tests.inprocess import error_line, invoke, ok
 
@@ -64,6 +65,9 @@ def test_classify_prints_root_labels_and_every_node(tree_model):
     res = run_cli("classify", str(tree_model), "-", stdin="\n".join(lines) + "\n")
     assert res.returncode == 0, res.stderr
     assert res.stdout.decode().splitlines() == out[:20]
+    import rnn_cli  # the Python API on PTB strings: the same root labels
+
+    assert [p.label for p in rnn_cli.load(str(tree_model)).classify_many(lines)] == [r.split("\t")[0] for r in out[:20]]
 
 
 def test_tree_models_refuse_text_they_cannot_read(tree_model, tmp_path):
@@ -132,6 +136,14 @@ def test_pair_regression_with_tree_lstm_and_scores(tmp_path):
     assert 1.0 <= float(score) <= 5.0 and first and second
     row = json.loads(ok("classify", out, PAIRS_DEV, "--format", "jsonl").stdout.splitlines()[0])
     assert {"text", "text_pair", "score"} <= set(row)
+    # The Python API takes the JSONL records as dicts (heads and all): the command's scores.
+    import rnn_cli
+
+    model = rnn_cli.load(str(out))
+    records = [json.loads(line) for line in PAIRS_DEV.read_text().splitlines()[:5]]
+    assert [f"{p.score:.4f}" for p in model.classify_many(records)] == [r.split("\t")[0] for r in rows[:5]]
+    with pytest.raises(DataFormatError, match="heads"):
+        model.classify({**records[0], "heads": [9]})
 
 
 def test_pair_columns_of_a_tsv_file_as_sick_has_them(tmp_path):
