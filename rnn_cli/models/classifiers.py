@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from rnn_cli.models.classifier import ClassifierConfig, ClassifierEnsemble, build_classifier
+from rnn_cli.models.classifier import Classifier, ClassifierConfig, ClassifierEnsemble
 from rnn_cli.models.pair_classifier import PairClassifier
 from rnn_cli.models.story_classifier import StoryClassifier
 from rnn_cli.models.tree_classifier import TreeClassifier
@@ -16,7 +16,6 @@ from rnn_cli.models.tree_classifier import TreeClassifier
 
 def build(config: ClassifierConfig) -> nn.Module:
     """The model `config` describes."""
-    if not config.pair and config.encoder == "rnn":
-        return build_classifier(config)
-    member = PairClassifier if config.pair else TreeClassifier if config.encoder == "tree-lstm" else StoryClassifier
+    member = PairClassifier if config.pair else {"tree-lstm": TreeClassifier, "dmn": StoryClassifier}.get(
+        config.encoder, Classifier)
     return ClassifierEnsemble(config, member) if config.members > 1 else member(config)
