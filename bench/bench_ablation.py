@@ -15,8 +15,9 @@ else is bench_tag.py's Ma & Hovy setup (SGD 0.015, momentum 0.9, batch 10, dropo
 0.5, 200 units, early stopping on dev).
 
 --epochs / --minutes cap each run (a reduced table in under an hour: --epochs 1
---seeds 1); every finished run is a line of OUT/results.jsonl, so `--resume` goes on
-where a stopped run left off (a run cut mid-training resumes from its state file).
+--seeds 1); every finished run is a line of OUT/results.jsonl (or --results FILE), so
+`--resume` goes on where a stopped run left off (a run cut mid-training resumes from its
+state file). Runs go seed by seed, so a stopped table is whole for its first seeds.
 Markdown table on stdout: test accuracy (POS) and F1 (NER), mean ± standard deviation
 over seeds, with Ma & Hovy's figures beside them.
 """
@@ -109,11 +110,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=0.0, help="cap on training minutes per run (0: none)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="skip finished runs, resume a cut one")
-    parser.add_argument("--table-only", action="store_true", help="print the table of OUT/results.jsonl")
+    parser.add_argument("--results", type=Path, help="the results file (default OUT/results.jsonl)")
+    parser.add_argument("--table-only", action="store_true", help="print the table of the results file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    log = RunLog(args.out_dir)
+    log = RunLog(args.out_dir, args.results)
     results = log.results
     tasks, cells, rows = args.tasks.split(","), args.cells.split(","), args.rows.split(",")
     for name, values, known in (("task", tasks, TASKS), ("cell", cells, None), ("row", rows, ROWS)):
@@ -121,10 +123,11 @@ def main() -> None:
             sys.exit(f"unknown {name} in {values} ({', '.join(known)})")
     if not args.table_only:
         done = {(r["task"], r["row"], r["cell"], r["seed"]) for r in results}
-        for task in tasks:
-            for row in rows:
-                for cell in cells:
-                    for seed in range(1, args.seeds + 1):
+        # Seed by seed: a stopped table is whole for its first seeds rather than for its first rows.
+        for seed in range(1, args.seeds + 1):
+            for task in tasks:
+                for row in rows:
+                    for cell in cells:
                         if args.resume and (task, row, cell, seed) in done:
                             continue
                         log.add(run_one(task, row, cell, seed, args))

@@ -18,7 +18,6 @@ time per task. `--tasks 1,2,3`, `--settings strong`, `--epochs` narrow a run.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import sys
 import time
@@ -26,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from runlog import RunLog
+from runlog import RunLog, config_overrides
 
 from rnn_cli.data.text import iter_lines
 from rnn_cli.predict.classifier import evaluate_classifier_file, load_classifier
@@ -134,14 +133,7 @@ def main() -> None:
     parser.add_argument("--table-only", action="store_true", help="print the table of OUT/results.jsonl")
     args = parser.parse_args()
     tasks = [int(t) for t in args.tasks.split(",")]
-    fields = {f.name: f.type for f in dataclasses.fields(TrainClassifierConfig)}
-    args.overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in fields:
-            sys.exit(f"--set {item}: no training option '{key}'")
-        args.overrides[key] = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes")
-                               }.get(str(fields[key]), str)(value)
+    args.overrides = config_overrides(args.set, TrainClassifierConfig)
     settings = args.settings.split(",")
     if any(s not in SETTINGS for s in settings) or any(not 1 <= t <= 20 for t in tasks):
         sys.exit(f"tasks are 1-20, settings {', '.join(SETTINGS)}")

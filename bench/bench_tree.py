@@ -23,7 +23,8 @@ OUT first. Every finished run is a line of OUT/results.jsonl (`--resume` skips t
 already there); the Markdown table on stdout gives test accuracy (SST) or Pearson r
 (SICK; and Spearman, MSE) as mean ± standard deviation over seeds, the published
 figure beside it, training time per run and trees (items) per second of training.
-`--epochs` caps every run (a reduced table: --epochs 2 --seeds 1).
+`--epochs` caps every run (a reduced table: --epochs 2 --seeds 1); `--set KEY=VALUE`
+overrides a training option of every run (a variant: give it its own --out-dir).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from runlog import RunLog
+from runlog import RunLog, config_overrides
 
 from rnn_cli.predict.classifier import evaluate_classifier_file, load_classifier
 from rnn_cli.recipes import recipe_config
@@ -91,7 +92,7 @@ def run_one(row: str, seed: int, args: argparse.Namespace) -> dict:
                  (("train", "train.txt.gz"), ("dev", "dev.txt"), ("test", "test.txt"))}
     else:
         files = sick_jsonl(args.data_dir, args.out_dir)
-    cfg = replace(cfg, embeddings=str(args.data_dir / GLOVE), seed=seed)
+    cfg = replace(cfg, embeddings=str(args.data_dir / GLOVE), seed=seed, **args.overrides)
     if args.epochs:
         cfg = replace(cfg, epochs=args.epochs)
     out = args.out_dir / f"{row}-s{seed}.pt"
@@ -156,6 +157,8 @@ def main() -> None:
     parser.add_argument("--rows", default=",".join(ROWS))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, help="cap on epochs per run (default: each row's, early stopping)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a training option of every run (e.g. --set hidden_size=300)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resume", action="store_true", help="skip the runs already in OUT/results.jsonl")
     parser.add_argument("--table-only", action="store_true", help="print the table of OUT/results.jsonl")
@@ -163,6 +166,7 @@ def main() -> None:
     rows = args.rows.split(",")
     if any(r not in ROWS for r in rows):
         sys.exit(f"unknown row in {rows} ({', '.join(ROWS)})")
+    args.overrides = config_overrides(args.set, TrainClassifierConfig)
     torch.set_num_threads(args.threads)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     log = RunLog(args.out_dir)

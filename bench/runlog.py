@@ -1,17 +1,21 @@
 """The results file of a benchmark that runs many trainings: OUT/results.jsonl, one
 JSON line per finished run, appended as each run ends, so that `--resume` goes on
-where a stopped benchmark left off and `--table-only` re-prints its table."""
+where a stopped benchmark left off and `--table-only` re-prints its table. A long
+benchmark can keep the file elsewhere (`--results FILE`), e.g. under version control,
+so that its finished runs outlive the scratch folder that holds the models."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 
 class RunLog:
-    def __init__(self, out_dir: Path) -> None:
-        self.path = out_dir / "results.jsonl"
+    def __init__(self, out_dir: Path, path: Path | None = None) -> None:
+        self.path = path or out_dir / "results.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         lines = self.path.read_text().splitlines() if self.path.exists() else []
         self.results: list[dict] = [json.loads(line) for line in lines if line.strip()]
 
@@ -33,3 +37,17 @@ def train_seconds(model: Path) -> float:
             record = json.loads(line)
             epochs[record["epoch"]] = record["epoch_seconds"]
     return round(sum(epochs.values()), 1)
+
+
+def config_overrides(items: list[str], config_class: type) -> dict:
+    """`--set KEY=VALUE` options as overrides of a training config's fields, each value
+    converted to its field's type; an unknown key ends the benchmark with a message."""
+    fields = {f.name: str(f.type) for f in dataclasses.fields(config_class)}
+    convert = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes")}
+    overrides = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in fields:
+            sys.exit(f"--set {item}: no training option '{key}'")
+        overrides[key] = convert.get(fields[key], str)(value)
+    return overrides
