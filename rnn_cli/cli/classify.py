@@ -56,6 +56,7 @@ def command(
     "attention", "nodes"}.
     """
     from rnn_cli.cli._cls_format import FORMATS, write_header, write_prediction
+    from rnn_cli.data.babi import QUESTION as BABI_QUESTION
     from rnn_cli.data.cls_detect import FORMATS as INPUTS
     from rnn_cli.data.text import STDIN, display_name
     from rnn_cli.errors import ConfigError, DataFormatError
@@ -107,5 +108,11 @@ def command(
     if loaded.truncated:
         warn(f"{display_name(data)}: {loaded.truncated} text(s) longer than the model's max length "
              f"({cfg['max_length']} tokens) were cut to it")
+    if count == 0 and detection.format == "babi":
+        what = f"no questions: a question is a line {BABI_QUESTION}"
+        if data == STDIN:
+            warn(f"{display_name(data)}: {what}")
+        else:
+            raise DataFormatError(display_name(data), None, what)
     if count == 0 and data != STDIN:
         raise DataFormatError(display_name(data), None, "file is empty (no texts)")

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # torch is imported where a batch is built: reading and detec
 ANSWERS = ("required", "optional", "ignore")
 UNK = 1  # the id that stands in for an empty story, fact or question
 LAYOUT = "ID question<TAB>answer<TAB>supporting ids"
+QUESTION = "ID question<TAB>[answer<TAB>supporting ids], or ID question? (a question mark ends it)"
 _WORD = re.compile(r"[^\s.?,!;:]+")
 
 

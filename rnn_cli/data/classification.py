@@ -32,6 +32,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rnn_cli.data.babi import LAYOUT as BABI_LAYOUT
 from rnn_cli.data.babi import read_babi, tokenize_babi
 from rnn_cli.data.cls_detect import FASTTEXT_PREFIX, FORMATS, Detection, detect_class_format
 from rnn_cli.data.text import display_name, iter_lines
@@ -315,10 +316,15 @@ def read_labelled(path: str, cfg: Any, trained: str | None = None, known: Collec
     from rnn_cli.data.tree_items import check_items
 
     c = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
-    detection = detect_class_format(path, c["input_format"], c["encoding"], True, trained, known, c["text_column"],
-                                    c["label_column"])
+    if c.get("encoder") == "dmn" and c["input_format"] == "auto" and c["text_column"] is c["label_column"] is None:
+        detection = Detection("babi", "a DMN reads bAbI stories")  # a malformed story is then named at its line
+    else:
+        detection = detect_class_format(path, c["input_format"], c["encoding"], True, trained, known,
+                                        c["text_column"], c["label_column"])
     examples = list(read_examples(path, c["input_format"], c["text_column"], c["label_column"], c["encoding"],
                                   detection=detection, pair_column=c.get("pair_column")))
+    if not examples and detection.format == "babi":
+        raise DataFormatError(display_name(path), None, f"no questions: a question is a line {BABI_LAYOUT}")
     if not examples:
         raise DataFormatError(display_name(path), None, "file is empty (no labelled items)")
     examples = check_items(display_name(path), examples, c)

@@ -127,8 +127,11 @@ def detect_input(loaded: LoadedClassifier, path: str, fmt: str = "auto", encodin
     """The format of a file the model is to read: `fmt`, or judged on its first lines
     knowing the format of the model's training data and its labels (prediction input
     is plain text unless it looks like the training data, or `text_column` names a
-    TSV column)."""
+    TSV column). A DMN reads only bAbI stories: its input is read as such, so that
+    a malformed story is reported at its line rather than as some other layout."""
     cfg = loaded.config
+    if loaded.spec.stories and fmt == "auto" and text_column is None and label_column is None:
+        return Detection("babi", "a DMN reads bAbI stories")
     return detect_class_format(path, fmt, encoding, labelled, loaded.vocabs.train_format,
                                set(loaded.vocabs.labels.itos), text_column, label_column,
                                cfg.get("text_column") or "text")

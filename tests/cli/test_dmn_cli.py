@@ -88,8 +88,32 @@ def test_malformed_stories_and_misused_options_are_reported(dmn, tmp_path):
     assert "--encoder dmn" in error_line(invoke("train-classifier", QA1, "--dev", QA1_TEST, "-o", tmp_path / "m.pt",
                                                 "--supervise-facts", *COMMON))
     assert "no story" in error_line(invoke("classify", dmn, SAMPLES / "ewt.genre.dev.tsv", "--input-format", "text"))
+    tsv = SAMPLES / "ewt.genre.dev.tsv"
+    assert "ewt.genre.dev.tsv:1: expected a line id" in error_line(invoke("classify", dmn, tsv))
     assert "no file matches" in error_line(invoke("evaluate", dmn, tmp_path / "none*.txt", tmp_path / "x.txt"))
     assert "export takes" in error_line(invoke("export", dmn, "-o", tmp_path / "x.ts"))
+
+
+def test_a_dmn_reads_its_input_as_stories_and_names_the_line_that_is_not_one(dmn, tmp_path):
+    # Without --input-format: one story and a question with neither tab nor answer is
+    # too little to recognise bAbI, but a DMN reads nothing else.
+    asked = run_cli("classify", str(dmn), stdin="1 Mary went to the kitchen.\n2 Where is Mary?\n")
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.decode().split("\t")[1] == "Where is Mary?\n"
+    for text, where, what in (("Mary went to the kitchen.\nWhere is Mary?\n", 1, "a line id"),
+                              ("1 Mary went to the kitchen.\n3 Where is Mary?\tkitchen\t1\n", 2, "go up by one"),
+                              ("2 Where is Mary?\tkitchen\n", 1, "starts at id 1")):
+        res = run_cli("classify", str(dmn), stdin=text)
+        assert res.returncode == 2 and f"<stdin>:{where}: " in res.stderr.decode() and what in res.stderr.decode()
+    unasked = tmp_path / "unasked.txt"
+    unasked.write_text("1 Mary went to the kitchen.\n2 Where is Mary\n")  # no '?' nor tab: a statement
+    assert "no questions" in error_line(invoke("classify", dmn, unasked))
+    assert "no questions" in error_line(invoke("evaluate", dmn, unasked))
+    piped = run_cli("classify", str(dmn), stdin=unasked.read_text())
+    assert piped.returncode == 0 and not piped.stdout and "no questions" in piped.stderr.decode()
+    answerless = tmp_path / "answerless.txt"
+    answerless.write_text("1 Mary went to the kitchen.\n2 Where is Mary?\n")
+    assert "answerless.txt:2: a question without an answer" in error_line(invoke("evaluate", dmn, answerless))
 
 
 def test_an_answer_training_never_had_is_a_wrong_answer_not_an_error(dmn, tmp_path):
