@@ -27,6 +27,11 @@ def command(
     text_column: Optional[str] = typer.Option(None, "--text-column", metavar="COLUMN", help="Tab-separated input: "
                                               "the column to classify, by header name or 0-based index; every "
                                               "column is written after the prediction (ids survive)."),
+    pair_column: Optional[str] = typer.Option(None, "--pair-column", metavar="COLUMN", help="Pair models, "
+                                              "tab-separated input: the second text's column, by header name or "
+                                              "0-based index (the first is --text-column, default 0). Without "
+                                              "it: the columns the model was trained with, or text<TAB>second "
+                                              "text for two columns."),
     output_format: str = typer.Option("tsv", "--format", metavar="tsv|jsonl", help="tsv or jsonl."),
     probs: bool = typer.Option(False, "--probs", help="TSV: add the probability after each label."),
     top_k: int = typer.Option(0, "--top-k", metavar="K", help="Write the K most probable labels (0: the "
@@ -93,7 +98,7 @@ def command(
     if mcfg.regression and (top_k or probs):
         raise ConfigError(f"{model} predicts a score (regression): --top-k and --probs do not apply")
     cfg = loaded.config
-    detection = detect_input(loaded, data, input_format, encoding, text_column=text_column)
+    detection = detect_input(loaded, data, input_format, encoding, text_column=text_column, pair_column=pair_column)
     if detection.ambiguous:
         warn(detection.note(display_name(data)))
     examples = read_input(loaded, data, detection, encoding)

@@ -57,12 +57,14 @@ FORCE = "choose the format with --input-format (tsv, fasttext, jsonl, label-text
 class Detection:
     """The layout chosen for an input and why. `hint`: how to force the other plausible
     reading, set when the choice was a guess; `text_column`: set for unlabelled TSV read
-    as columns (a 0-based index or a header name), whose columns are all kept."""
+    as columns (a 0-based index or a header name), whose columns are all kept;
+    `pair_column`: with it, the column of a pair's second text."""
 
     format: str
     reason: str
     hint: str = ""
     text_column: str | None = None
+    pair_column: str | None = None  # a pair model's second text, when chosen for this input
 
     @property
     def ambiguous(self) -> bool:

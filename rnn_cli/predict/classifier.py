@@ -21,11 +21,11 @@ from rnn_cli.data.classification import (
     spell,
 )
 from rnn_cli.data.cls_batching import ClassVocabs
-from rnn_cli.data.cls_detect import Detection, detect_class_format
+from rnn_cli.data.cls_detect import LOOKAHEAD, Detection, detect_class_format
 from rnn_cli.data.item_batching import BatchSpec, Item, Side, example_item, item_batches, labelled_items
-from rnn_cli.data.text import display_name
+from rnn_cli.data.text import display_name, head_lines
 from rnn_cli.data.trees import parse_ptb
-from rnn_cli.errors import CheckpointError
+from rnn_cli.errors import CheckpointError, ConfigError
 from rnn_cli.metrics import classification_scores, regression_scores
 from rnn_cli.models.classifier import Classifier, ClassifierEnsemble
 from rnn_cli.models.pair import expected_score
@@ -123,18 +123,35 @@ def load_classifier(path: str, device: torch.device, payload: dict[str, Any] | N
 
 def detect_input(loaded: LoadedClassifier, path: str, fmt: str = "auto", encoding: str = "utf-8",
                  labelled: bool = False, text_column: str | None = None,
-                 label_column: str | None = None) -> Detection:
+                 label_column: str | None = None, pair_column: str | None = None) -> Detection:
     """The format of a file the model is to read: `fmt`, or judged on its first lines
     knowing the format of the model's training data and its labels (prediction input
     is plain text unless it looks like the training data, or `text_column` names a
     TSV column). A DMN reads only bAbI stories: its input is read as such, so that
-    a malformed story is reported at its line rather than as some other layout."""
+    a malformed story is reported at its line rather than as some other layout.
+
+    A pair model reads its second text from `pair_column` (prediction input), else from
+    the column it was trained with; a model trained on JSONL pairs reads unlabelled
+    input of two tab-separated columns as text<TAB>second text."""
     cfg = loaded.config
+    if pair_column is not None and not loaded.spec.pair:
+        raise ConfigError("--pair-column: the model is not a pair model (it reads one text per item)")
     if loaded.spec.stories and fmt == "auto" and text_column is None and label_column is None:
         return Detection("babi", "a DMN reads bAbI stories")
-    return detect_class_format(path, fmt, encoding, labelled, loaded.vocabs.train_format,
-                               set(loaded.vocabs.labels.itos), text_column, label_column,
-                               cfg.get("text_column") or "text")
+    if pair_column is not None and not labelled:
+        if fmt not in ("auto", "tsv"):
+            raise ConfigError(f"--pair-column picks a column of tab-separated input, not of {fmt}")
+        return Detection("tsv", "--pair-column", text_column=text_column or cfg.get("text_column") or "0",
+                         pair_column=pair_column)
+    detection = detect_class_format(path, fmt, encoding, labelled, loaded.vocabs.train_format,
+                                    set(loaded.vocabs.labels.itos), text_column, label_column,
+                                    cfg.get("text_column") or "text")
+    if (loaded.spec.pair and not labelled and detection.format == "tsv" and text_column is None
+            and not cfg.get("pair_column")):
+        lines = [line for line in head_lines(path, encoding, LOOKAHEAD) if line.strip()]
+        if lines and all(line.count("\t") == 1 for line in lines):
+            return Detection("tsv", "a pair model: two tab-separated texts a line", text_column="0", pair_column="1")
+    return detection
 
 
 def read_input(loaded: LoadedClassifier, path: str, detection: Detection, encoding: str = "utf-8") -> Iterator[Example]:
@@ -143,8 +160,9 @@ def read_input(loaded: LoadedClassifier, path: str, detection: Detection, encodi
     text_column = detection.text_column
     if text_column is None and detection.format == "tsv" and cfg.get("text_column"):
         text_column = cfg["text_column"]  # TSV named as in training: read as columns
+    pair_column = detection.pair_column or (cfg.get("pair_column") if detection.format == "tsv" else None)
     return read_examples(path, text_column=text_column, encoding=encoding, labels="ignore", detection=detection,
-                         pair_column=cfg.get("pair_column") if detection.format == "tsv" else None)
+                         pair_column=pair_column)
 
 
 @dataclass

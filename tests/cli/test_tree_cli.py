@@ -171,6 +171,30 @@ def test_pair_columns_of_a_tsv_file_as_sick_has_them(tmp_path):
     assert json.loads(ok("evaluate", ent, dev, "--json").stdout)["accuracy"] > 0.7  # SAME is a third
 
 
+def test_a_pair_model_trained_on_jsonl_reads_two_tab_separated_texts(tmp_path, tree_model):
+    out = tmp_path / "pair.pt"
+    ok("train-classifier", PAIRS, "--dev", PAIRS_DEV, "-o", out, "--pair", "--regression", "--epochs", "1",
+       *SMALL, *COMMON)
+    records = [json.loads(line) for line in PAIRS_DEV.read_text().splitlines()[:20]]
+    expected = [r.split("\t")[0] for r in ok("classify", out, PAIRS_DEV).stdout.splitlines()[:20]]
+    two = "".join(f"{r['text']}\t{r['text_pair']}\n" for r in records)
+    piped = run_cli("classify", str(out), stdin=two)
+    assert piped.returncode == 0 and not piped.stderr.decode().strip(), piped.stderr
+    rows = [row.split("\t") for row in piped.stdout.decode().splitlines()]
+    assert [r[0] for r in rows] == expected and rows[0][1:] == [records[0]["text"], records[0]["text_pair"]]
+    # More columns: name both texts (by header name or index; the first defaults to column 0).
+    named = tmp_path / "named.tsv"
+    named.write_text("id\tfirst\tsecond\n" + "".join(f"{i}\t{r['text']}\t{r['text_pair']}\n"
+                                                   for i, r in enumerate(records)))
+    rows = ok("classify", out, named, "--text-column", "first", "--pair-column", "second").stdout.splitlines()
+    assert rows[0] == "predicted\tid\tfirst\tsecond" and [r.split("\t")[0] for r in rows[1:]] == expected
+    res = invoke("classify", out, named)  # (after a note on the column it guessed for the first text)
+    assert res.exit_code == 2 and "named.tsv:2: no second text" in res.stderr.splitlines()[-1]
+    assert "not a pair model" in error_line(invoke("classify", tree_model, named, "--pair-column", "second"))
+    assert "not of jsonl" in error_line(invoke("classify", out, PAIRS_DEV, "--pair-column", "1",
+                                               "--input-format", "jsonl"))
+
+
 def test_inconsistent_options_and_bad_scores_are_reported(tmp_path):
     assert "add --pair" in error_line(invoke("train-classifier", PAIRS, "--dev", PAIRS_DEV, "-o", tmp_path / "m.pt",
                                              "--pair-column", "x", *COMMON))
