@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from rnn_cli.batches import ClassBatch, PairBatch, TreeBatch
+from rnn_cli.batches import ClassBatch, PairBatch, StoryBatch, TreeBatch
 from rnn_cli.config import to_dict
 from rnn_cli.data.babi import tokenize_babi
 from rnn_cli.data.buckets import length_buckets
@@ -35,7 +35,14 @@ from rnn_cli.training.configs import TrainClassifierConfig
 from rnn_cli.training.distributed import Dist
 from rnn_cli.training.events import Info
 from rnn_cli.training.loop import Event, Task, resume_or_start, run_epochs, sharded
-from rnn_cli.training.structure import ignored_options, label_rows, resolve_structure, score_range, word_dropout
+from rnn_cli.training.structure import (
+    fact_dropout,
+    ignored_options,
+    label_rows,
+    resolve_structure,
+    score_range,
+    word_dropout,
+)
 
 
 def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> torch.Tensor:
@@ -181,6 +188,8 @@ def train_classifier(
         b = batch.to(device)
         if isinstance(b, ClassBatch):
             b = replace(b, weights=weights)
+        if cfg.fact_dropout > 0 and isinstance(b, StoryBatch):
+            b = fact_dropout(b, cfg.fact_dropout)
         if cfg.word_dropout > 0:
             b = word_dropout(b, cfg.word_dropout, vocabs.words.unk_index)
         out = model.loss(b)

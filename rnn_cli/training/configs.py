@@ -157,6 +157,7 @@ class TrainClassifierConfig(TrainOptions):
     fact_encoder: str = "pe-bigru"
     memory_update: str = "relu"
     supervise_facts: bool = False
+    fact_dropout: float = 0.0
     max_facts: int = 0
     class_weights: str = "none"
     metric: str = "auto"  # resolved: accuracy (single-label) or micro-f1 (multi-label)

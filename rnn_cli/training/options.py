@@ -149,6 +149,10 @@ OPTIONS: dict[str, Option] = {
     "supervise_facts": _opt("dmn: also train the attention gates on the supporting facts (pass t on fact t; the "
                             "strongly supervised setting of Kumar et al.'s table).", TRAINING,
                             flags=("--supervise-facts",)),
+    "fact_dropout": _opt("dmn with --supervise-facts, training: leave each fact that is not a supporting fact out "
+                         "of its story with this probability (a new draw each batch): the stories vary, so the "
+                         "network cannot learn them by heart.", TRAINING,
+                         ((lambda v: 0 <= v < 1), "must be in [0, 1)")),
     "max_facts": _opt("dmn: keep the last N facts of a story (0: all).", DATA, _at_least(0)),
     "tree_cell": _opt("Tree-LSTM: binary (the N-ary Tree-LSTM for binarised constituency trees, a forget gate per "
                       "child) or child-sum (any number of children: dependency trees); auto: binary when no "
