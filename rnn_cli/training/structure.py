@@ -108,9 +108,9 @@ def fact_dropout(batch: StoryBatch, p: float) -> StoryBatch:
     """`batch` with each real fact that is not one of its row's supporting facts left
     out with probability p, the rest moved up in story order and the supports
     renumbered (a row keeps at least one fact). A regulariser for strongly supervised
-    DMNs: on bAbI's 1k stories a DMN learns the training stories by heart (the gates
-    find the supporting facts of 99% of the training questions and 72% of the test
-    ones on task 3); leaving facts that answer nothing out varies the stories without
+    DMNs: on bAbI's 1k stories a DMN learns the training stories by heart (task 3: the
+    three gates find their supporting facts for 98% of the training questions and 64%
+    of the test ones); leaving facts that answer nothing out varies the stories without
     changing the answers."""
     if batch.supports is None:
         return batch
