@@ -316,11 +316,8 @@ def read_labelled(path: str, cfg: Any, trained: str | None = None, known: Collec
     from rnn_cli.data.tree_items import check_items
 
     c = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
-    if c.get("encoder") == "dmn" and c["input_format"] == "auto" and c["text_column"] is c["label_column"] is None:
-        detection = Detection("babi", "a DMN reads bAbI stories")  # a malformed story is then named at its line
-    else:
-        detection = detect_class_format(path, c["input_format"], c["encoding"], True, trained, known,
-                                        c["text_column"], c["label_column"])
+    detection = detect_class_format(path, c["input_format"], c["encoding"], True, trained, known, c["text_column"],
+                                    c["label_column"], encoder=c.get("encoder"))
     examples = list(read_examples(path, c["input_format"], c["text_column"], c["label_column"], c["encoding"],
                                   detection=detection, pair_column=c.get("pair_column")))
     if not examples and detection.format == "babi":

@@ -49,6 +49,7 @@ DESCRIPTIONS = {
     "conllu": "CoNLL-U dependency trees",
     "babi": "bAbI stories and questions",
 }
+ONLY_FORMAT = {"dmn": "babi"}  # classifier encoders that read one layout only
 _TREE_START = re.compile(r"\(\s*[^\s()]+(\s|$)")
 FORCE = "choose the format with --input-format (tsv, fasttext, jsonl, label-text, ptb-trees, conllu, babi)"
 
@@ -252,11 +253,14 @@ def judge_class_lines(lines: Sequence[str], labelled: bool, trained: str | None 
 
 def detect_class_format(path: str, fmt: str = "auto", encoding: str = "utf-8", labelled: bool = True,
                         trained: str | None = None, known: Collection[str] = (), text_column: str | None = None,
-                        label_column: str | None = None, text_name: str = "text") -> Detection:
+                        label_column: str | None = None, text_name: str = "text",
+                        encoder: str | None = None) -> Detection:
     """The layout to read `path` in: `fmt` unless it is "auto", else judged on the first
     lines (stdin is peeked at, not consumed; see `judge_class_lines` for the other
     arguments). Columns named for a labelled input mean TSV; for prediction input
-    (`labelled` False), a `text_column` means TSV read as columns."""
+    (`labelled` False), a `text_column` means TSV read as columns. An `encoder` that
+    reads one layout only (a DMN: bAbI) takes its input in that layout, so that a
+    malformed line is reported by its reader rather than the input read as another."""
     if fmt not in FORMATS:
         raise ConfigError(f"--input-format: unknown format '{fmt}' ({', '.join(FORMATS)})")
     if not labelled and text_column is not None:
@@ -267,5 +271,7 @@ def detect_class_format(path: str, fmt: str = "auto", encoding: str = "utf-8", l
         return Detection(fmt, "--input-format")
     if text_column is not None or label_column is not None:
         return Detection("tsv", "--text-column/--label-column")
+    if encoder in ONLY_FORMAT:
+        return Detection(ONLY_FORMAT[encoder], f"--encoder {encoder} reads {DESCRIPTIONS[ONLY_FORMAT[encoder]]} only")
     lines = [line for line in head_lines(path, encoding, LOOKAHEAD) if line.strip()]
     return judge_class_lines(lines, labelled, trained, known, text_name)

@@ -127,8 +127,8 @@ def detect_input(loaded: LoadedClassifier, path: str, fmt: str = "auto", encodin
     """The format of a file the model is to read: `fmt`, or judged on its first lines
     knowing the format of the model's training data and its labels (prediction input
     is plain text unless it looks like the training data, or `text_column` names a
-    TSV column). A DMN reads only bAbI stories: its input is read as such, so that
-    a malformed story is reported at its line rather than as some other layout.
+    TSV column). A DMN reads only bAbI stories: its input is read as such
+    (`detect_class_format`'s `encoder`).
 
     A pair model reads its second text from `pair_column` (prediction input), else from
     the column it was trained with; a model trained on JSONL pairs reads unlabelled
@@ -136,8 +136,6 @@ def detect_input(loaded: LoadedClassifier, path: str, fmt: str = "auto", encodin
     cfg = loaded.config
     if pair_column is not None and not loaded.spec.pair:
         raise ConfigError("--pair-column: the model is not a pair model (it reads one text per item)")
-    if loaded.spec.stories and fmt == "auto" and text_column is None and label_column is None:
-        return Detection("babi", "a DMN reads bAbI stories")
     if pair_column is not None and not labelled:
         if fmt not in ("auto", "tsv"):
             raise ConfigError(f"--pair-column picks a column of tab-separated input, not of {fmt}")
@@ -145,7 +143,7 @@ def detect_input(loaded: LoadedClassifier, path: str, fmt: str = "auto", encodin
                          pair_column=pair_column)
     detection = detect_class_format(path, fmt, encoding, labelled, loaded.vocabs.train_format,
                                     set(loaded.vocabs.labels.itos), text_column, label_column,
-                                    cfg.get("text_column") or "text")
+                                    cfg.get("text_column") or "text", cfg.get("encoder"))
     if (loaded.spec.pair and not labelled and detection.format == "tsv" and text_column is None
             and not cfg.get("pair_column")):
         lines = [line for line in head_lines(path, encoding, LOOKAHEAD) if line.strip()]
