@@ -33,12 +33,16 @@ def column(option: str, value: str | None) -> int | str | None:
     raise ConfigError(f"{option}: '{value}' is neither a column number nor a CoNLL-U field (upos, xpos, misc)")
 
 
+def check_scheme(scheme: str) -> None:
+    if scheme not in TAG_SCHEMES:
+        raise ConfigError(f"--scheme: unknown tag scheme '{scheme}' (auto, iob1, bio, bioes or plain)")
+
+
 def score_tagged_files(model: str | None, data: str | None, gold: str | None, pred: str | None, conlleval: bool,
                        scheme: str, gold_column: str | None, pred_column: str | None, fmt: str, input_format: str,
                        encoding: str) -> None:
     """`--conlleval [FILE]` (FILE in MODEL's place; stdin without it) or `--gold G --pred P`."""
-    if scheme not in TAG_SCHEMES:
-        raise ConfigError(f"--scheme: unknown tag scheme '{scheme}' (auto, iob1, bio, bioes or plain)")
+    check_scheme(scheme)
     if conlleval:
         if gold is not None or pred is not None or data is not None:
             raise ConfigError("--conlleval scores one file (or stdin) whose columns hold gold and predicted tags: "

@@ -33,8 +33,10 @@ def command(
                                               help="The predicted tags' column or CoNLL-U "
                                               "field (default: as --gold-column; -1 with --conlleval)."),
     scheme: str = typer.Option("auto", metavar="auto|iob1|bio|bioes|plain",
-                               help="Tag scheme of tagged files: auto (detected on the gold tags), iob1, "
-                               "bio, bioes or plain (tags that are labels of their own, such as POS)."),
+                               help="Tag scheme of tagged files and of a tagger's gold file: auto (detected on the "
+                               "gold tags; with MODEL, the model's when the tags are valid in it), iob1, bio, bioes "
+                               "or plain (tags that are labels of their own, such as POS). A gold file in another "
+                               "scheme than the model's is scored by its entities."),
     input_format: str = typer.Option("auto", "--input-format", metavar="FORMAT",
                                      help="auto, conll, conllu, text; for classifiers: "
                                      "auto, tsv, fasttext, jsonl, label-text, text, ptb-trees, conllu"),
@@ -74,7 +76,7 @@ def command(
 
     if per_line and (conlleval or gold is not None or pred is not None):
         raise ConfigError("--per-line scores a language model's FILE, not tagged files (--gold/--pred, --conlleval)")
-    from rnn_cli.cli._tag_eval import report, resolve_format, score_tagged_files
+    from rnn_cli.cli._tag_eval import check_scheme, report, resolve_format, score_tagged_files
 
     output_format = resolve_format(output_format, as_json)
     as_json = output_format == "json"
@@ -101,6 +103,8 @@ def command(
         raise ConfigError(f"--per-line needs a language model; {model} is a {payload['task']} model")
     if output_format == "conlleval" and payload["task"] != "tagger":
         raise ConfigError(f"--format conlleval is for taggers; {model} is a {payload['task']} model")
+    if given_options(ctx, ["scheme"]) and payload["task"] != "tagger":
+        raise ConfigError(f"--scheme reads tagged files; {model} is a {payload['task']} model")
     if payload["task"] == "classifier":
         from rnn_cli.cli._console import warn
         from rnn_cli.cli._render import print_classification, print_file_scores
@@ -124,8 +128,12 @@ def command(
         from rnn_cli.cli._tag_eval import column
         from rnn_cli.predict.tagger import evaluate_tagger_file, load_tagger
 
+        from rnn_cli.cli._console import warn
+
+        check_scheme(scheme)
         result = evaluate_tagger_file(load_tagger(model, dev, payload, quant), data, dev, encoding=encoding,
-                                      input_format=input_format, column=column("--gold-column", gold_column))
+                                      input_format=input_format, column=column("--gold-column", gold_column),
+                                      scheme=scheme, on_note=warn)
         report(result, output_format)
         return
     lm = load_lm(model, dev, payload, quant)

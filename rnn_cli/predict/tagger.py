@@ -7,17 +7,17 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
 from rnn_cli.data.conll import Sentence, check_tags
-from rnn_cli.data.schemes import OUTSIDE, PLAIN, convert, split_tag
+from rnn_cli.data.schemes import OUTSIDE, PLAIN, SchemeError, convert, detect_scheme, split_tag, validate
 from rnn_cli.data.sentences import read_tagged_file
 from rnn_cli.data.tagging import TaggingVocabs, decode_tags, prediction_batches
 from rnn_cli.data.text import display_name
-from rnn_cli.errors import DataFormatError
+from rnn_cli.errors import ConfigError, DataFormatError
 from rnn_cli.metrics import tagging_scores
 from rnn_cli.models.scored import ScoredTagger
 from rnn_cli.models.tagger import Tagger
@@ -232,18 +232,55 @@ def score_tagger(tagger: LoadedTagger, sentences: list[Sentence], batch_size: in
     return tagging_scores(gold, pred, tagger.scheme)
 
 
+def gold_scheme(tagger: LoadedTagger, sentences: Sequence[Sentence], requested: str = "auto") -> str:
+    """The scheme a gold file's tags are read in: `requested` (iob1, bio, bioes, plain),
+    or with "auto" the model's when every sentence is valid in it, else the scheme
+    detected on the gold tags (a CoNLL-2003 file in IOB1 scored by a model trained on
+    BIO data). A plain tag set and a chunk scheme do not mix: ConfigError."""
+    if requested != "auto":
+        if (requested == PLAIN) != (tagger.scheme == PLAIN):
+            what = "plain tags (such as POS)" if tagger.scheme == PLAIN else f"chunk tags in {tagger.scheme}"
+            raise ConfigError(f"--scheme {requested}: the model tags {what}; its gold file cannot be read in "
+                              f"{requested}")
+        return requested
+    if tagger.scheme == PLAIN:
+        return PLAIN
+    tagged = [s.tags for s in sentences if s.tags is not None]
+    try:
+        for tags in tagged:
+            validate(tags, tagger.scheme)
+        return tagger.scheme
+    except SchemeError:
+        pass
+    try:
+        found = detect_scheme(tagged, default=tagger.scheme)
+    except SchemeError:
+        return tagger.scheme  # mixed tags: `check_tags` names the line
+    return tagger.scheme if found == PLAIN else found
+
+
 def evaluate_tagger_file(tagger: LoadedTagger, path: str, device: torch.device, batch_size: int = 64,
                          encoding: str | None = None, input_format: str = "auto",
-                         column: int | str | None = None) -> dict[str, Any]:
+                         column: int | str | None = None, scheme: str = "auto",
+                         on_note: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Tag a gold file and score it. The file is read with the training options unless
     `input_format` (other than "auto") or the gold tags' `column` (a CoNLL column, or a
-    CoNLL-U field name) say otherwise."""
+    CoNLL-U field name) say otherwise. Its tags are read in `scheme` (`gold_scheme`:
+    auto, iob1, bio, bioes or plain) and re-encoded in the model's when that differs
+    (entities are the same spans in every scheme); `on_note` hears of a scheme found
+    by detection."""
     c = tagger.config
     fmt = c["input_format"] if input_format == "auto" else input_format
     tag_column = column if isinstance(column, int) else c["tag_column"]
     tag_field = column if isinstance(column, str) else c["tag_field"]
     sentences = read_tagged_file(path, fmt, c["word_column"], tag_column, tag_field, encoding or c["encoding"])
-    for s in sentences:
-        check_tags(s, tagger.scheme, path)
+    read_in = gold_scheme(tagger, sentences, scheme)
+    if scheme == "auto" and read_in != tagger.scheme and on_note is not None:
+        on_note(f"{display_name(path)}: gold tags read as {read_in} (the model's are {tagger.scheme}); "
+                f"entities are scored as spans")
+    for k, s in enumerate(sentences):
+        check_tags(s, read_in, path)
+        if read_in != tagger.scheme and s.tags is not None:
+            s = sentences[k] = replace(s, tags=convert(s.tags, read_in, tagger.scheme))
         check_known_tags(tagger, s, path)
     return {"file": path, **score_tagger(tagger, sentences, batch_size, device)}

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from rnn_cli.data.conll import read_conll
-from rnn_cli.data.schemes import validate
+from rnn_cli.data.schemes import convert, validate
 
 SMALL = ["--embedding-size", "32", "--hidden-size", "48", "--char-filters", "20", "--batch-size", "16",
          "--optimizer", "adam", "--lr", "0.01", "--dropout", "0.25", "--device", "cpu"]
@@ -42,6 +42,32 @@ def test_tag_then_evaluate_gold_pred_matches_model_evaluation(cli, names_model, 
     scored = json.loads(cli("evaluate", "--gold", str(dev), "--pred", str(pred), "--json").stdout)
     direct = json.loads(cli("evaluate", str(model), str(dev), "--json", "--device", "cpu").stdout)
     assert scored["f1"] == pytest.approx(direct["f1"]) == pytest.approx(summary["dev_f1"])
+
+
+@pytest.mark.parametrize("scheme", ["iob1", "bioes"])
+def test_evaluate_reads_a_gold_file_in_another_scheme_by_its_entities(cli, names_model, samples, tmp_path, scheme):
+    """A BIO model scored on the same gold file re-encoded in IOB1 / BIOES (as CoNLL-2003
+    is IOB1) gives the same figures: detected, or named with --scheme."""
+    model, _ = names_model
+    dev = samples / "names.dev.conll"
+    other = tmp_path / f"dev.{scheme}.conll"
+    with open(other, "w", encoding="utf-8") as fh:
+        for s in read_conll(str(dev)):
+            for row, tag in zip(s.rows, convert(s.tags, "bio", scheme)):
+                fh.write("\t".join(row[:-1] + [tag]) + "\n")
+            fh.write("\n")
+    assert other.read_text() != dev.read_text()
+    direct = json.loads(cli("evaluate", str(model), str(dev), "--json").stdout)
+    detected = cli("evaluate", str(model), str(other), "--json")
+    assert detected.returncode == 0, detected.stderr.decode()
+    assert f"gold tags read as {scheme}" in detected.stderr.decode()
+    named = cli("evaluate", str(model), str(other), "--json", "--scheme", scheme)
+    assert named.returncode == 0 and b"read as" not in named.stderr
+    for res in (detected, named):
+        scores = json.loads(res.stdout)
+        assert (scores["f1"], scores["accuracy"]) == pytest.approx((direct["f1"], direct["accuracy"]))
+    wrong = cli("evaluate", str(model), str(other), "--scheme", "plain")
+    assert wrong.returncode == 2 and b"--scheme plain" in wrong.stderr
 
 
 def test_tag_text_from_stdin_and_other_formats(cli, names_model):
