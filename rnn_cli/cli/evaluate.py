@@ -125,10 +125,9 @@ def command(
         raise ConfigError(f"several files are scored one by one for classifiers; {model} is a {payload['task']} "
                           "model: score one file at a time")
     if payload["task"] == "tagger":
+        from rnn_cli.cli._console import warn
         from rnn_cli.cli._tag_eval import column
         from rnn_cli.predict.tagger import evaluate_tagger_file, load_tagger
-
-        from rnn_cli.cli._console import warn
 
         check_scheme(scheme)
         result = evaluate_tagger_file(load_tagger(model, dev, payload, quant), data, dev, encoding=encoding,
