@@ -141,8 +141,9 @@ def build_config(ctx: typer.Context, cls: type, options: dict[str, Any], config_
 
 
 # The parameters of a training command that are not training options.
-DevFile = Annotated[str, typer.Option("--dev", help="Development file (model selection, early stopping).",
-                                      metavar="FILE")]
+DevFile = Annotated[Optional[str], typer.Option("--dev", help="Development file (model selection, early "
+                                                "stopping). Without it, one in 10 training items (at random, "
+                                                "the same every run) is held out as dev.", metavar="FILE")]
 OutFile = Annotated[str, typer.Option("--out", "-o", help="Where to write the best model.", metavar="FILE")]
 TestFile = Annotated[Optional[str], typer.Option("--test", help="Test file, scored with the best model at the end.",
                                                  metavar="FILE")]

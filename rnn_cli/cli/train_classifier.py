@@ -32,7 +32,7 @@ def command(
                                       "columns), fastText (__label__x text), JSONL, `label text`, trees, CoNLL-U or "
                                       "bAbI (.gz read transparently); several files or a quoted glob pattern "
                                       "('qa*_train.txt') are read as one training set.", metavar="FILE..."),
-    dev: DevFile = ...,  # type: ignore[assignment]
+    dev: DevFile = None,
     out: OutFile = ...,  # type: ignore[assignment]
     test: TestFile = None,
     config: ConfigFile = None,

@@ -30,7 +30,7 @@ def command(
     ctx: typer.Context,
     train: str = typer.Argument(..., help="Training file: CoNLL columns or CoNLL-U (.gz read transparently).",
                                 metavar="FILE"),
-    dev: DevFile = ...,  # type: ignore[assignment]
+    dev: DevFile = None,
     out: OutFile = ...,  # type: ignore[assignment]
     test: TestFile = None,
     config: ConfigFile = None,

@@ -22,6 +22,7 @@ from rnn_cli.data.babi import tokenize_babi
 from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.classification import LabelledSet, check_labels, expand_paths, read_many
 from rnn_cli.data.cls_batching import ClassVocabs, build_class_vocabs
+from rnn_cli.data.holdout import EVERY, split_labelled
 from rnn_cli.data.item_batching import BatchSpec, encode_items, item_size, labelled_items
 from rnn_cli.data.text import display_name
 from rnn_cli.data.tree_items import phrase_items
@@ -70,15 +71,25 @@ def _all_tokens(data: LabelledSet) -> Iterator[list[str]]:
         previous = e.story
 
 
-def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str, test: str | None,
+def _kind(cfg: TrainClassifierConfig) -> str:
+    """What the classifier's items are, for messages."""
+    return "pairs" if cfg.pair else {"tree-lstm": "trees", "dmn": "questions"}.get(cfg.encoder, "items")
+
+
+def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str | None, test: str | None,
              vocab_dict: dict[str, list[str]] | None) -> tuple[Any, ...]:
+    """Read the data (no `dev`: one training item in 10 is dev), resolve the model's
+    structure, build the vocabularies and the embedding matrix."""
     train_d = read_many(train, cfg)
     # Dev and test are judged knowing the training file's format and labels.
     fmt = train_d.detection.format if train_d.detection is not None else None
     known = {label for labels in train_d.labels for label in labels}
-    dev_d = read_many(expand_paths(dev), cfg, fmt, known)
-    test_d = read_many(expand_paths(test), cfg, fmt, known) if test else None
     cfg = resolve_structure(cfg, train_d)
+    if dev is None:
+        train_d, dev_d = split_labelled(train_d, display_name(train[0]), _kind(cfg), labels_matter=not cfg.regression)
+    else:
+        dev_d = read_many(expand_paths(dev), cfg, fmt, known)
+    test_d = read_many(expand_paths(test), cfg, fmt, known) if test else None
     if cfg.phrases and cfg.encoder == "rnn" and not cfg.pair:
         train_d = phrase_items(train_d, cfg.lowercase)
     several = next((e for e, ls in zip(train_d.examples, train_d.labels) if len(ls) > 1), None)
@@ -120,7 +131,7 @@ def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str, test: s
 def train_classifier(
     cfg: TrainClassifierConfig,
     train: str | Sequence[str],
-    dev: str,
+    dev: str | None,
     out: str | Path,
     test: str | None = None,
     device: torch.device | None = None,
@@ -151,10 +162,13 @@ def train_classifier(
             top, n = counts.most_common(1)[0]
             labels_note = (f"{len(vocabs.labels)} labels ({'multi-label' if multi else 'single-label'}; most "
                            f"frequent '{top}' {100 * n / len(train_d.labels):.1f}%)")
-        kind = "pairs" if cfg.pair else {"tree-lstm": "trees", "dmn": "questions"}.get(cfg.encoder, "items")
+        kind = _kind(cfg)
         names = display_name(train[0]) + (f" and {len(train) - 1} more file(s)" if len(train) > 1 else "")
         yield Info(f"{names}: {len(train_d.examples):,} {kind} ({vocabs.train_format}), "
                    f"{sum(map(len, _all_tokens(train_d))):,} tokens, {labels_note}, vocabulary {len(vocabs.words):,}")
+        if dev is None:
+            yield Info(f"no --dev: {len(dev_d.examples):,} of the training {kind} (one in {EVERY}, drawn with a fixed "
+                       "seed) are held out as dev, not trained on")
         for d in (train_d, dev_d, test_d):
             if d is not None and d.truncated:
                 yield Info(f"{d.path}: {d.truncated:,} item(s) longer than --max-length {cfg.max_length} "

@@ -20,6 +20,7 @@ from rnn_cli.batches import TagBatch
 from rnn_cli.config import to_dict
 from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.conll import Sentence, check_tags
+from rnn_cli.data.holdout import EVERY, split_holdout
 from rnn_cli.data.schemes import PLAIN, allowed_transitions, convert
 from rnn_cli.data.sentences import detect_sentence_scheme, read_tagged_file
 from rnn_cli.data.tagging import CHUNK_BATCHES, TaggingVocabs, build_vocabs, encode_batch
@@ -50,14 +51,19 @@ def _to_training_scheme(sentences: list[Sentence], scheme: str, path: str) -> li
     return out
 
 
-def _prepare(cfg: TrainTaggerConfig, train: str, dev: str, test: str | None,
+def _prepare(cfg: TrainTaggerConfig, train: str, dev: str | None, test: str | None,
              vocab_dict: dict[str, list[str]] | None) -> tuple[Any, ...]:
-    """Read the data, resolve the scheme, build the vocabularies and the embedding matrix."""
-    train_s, dev_s = read_tagged(train, cfg), read_tagged(dev, cfg)
-    test_s = read_tagged(test, cfg) if test else None
+    """Read the data (no `dev`: one training sentence in 10 is dev), resolve the scheme,
+    build the vocabularies and the embedding matrix."""
+    train_s = read_tagged(train, cfg)
     scheme = cfg.scheme if cfg.scheme != "auto" else detect_sentence_scheme(train_s, train)
     cfg = replace(cfg, scheme=scheme)
-    for sents, path in ((dev_s, dev), (test_s, test)):
+    if dev is None:
+        train_s, dev_s = split_holdout(train_s, display_name(train), "sentences")
+    else:
+        dev_s = read_tagged(dev, cfg)
+    test_s = read_tagged(test, cfg) if test else None
+    for sents, path in ((dev_s, dev or train), (test_s, test)):
         for s in sents or []:
             check_tags(s, scheme, path or "")
     train_t = _to_training_scheme(train_s, scheme, train)
@@ -107,7 +113,7 @@ def _model_config(cfg: TrainTaggerConfig, vocabs: TaggingVocabs, scheme: str) ->
 def train_tagger(
     cfg: TrainTaggerConfig,
     train: str,
-    dev: str,
+    dev: str | None,
     out: str | Path,
     test: str | None = None,
     device: torch.device | None = None,
@@ -125,6 +131,9 @@ def train_tagger(
     if state is None:
         yield Info(f"{train}: {len(train_s):,} sentences, {sum(len(s) for s in train_s):,} tokens, "
                    f"{len(vocabs.tags)} tags (scheme {scheme}), vocabulary {len(vocabs.words):,}")
+        if dev is None:
+            yield Info(f"no --dev: {len(dev_s):,} sentences of {display_name(train)} (one in {EVERY}, drawn with a "
+                       "fixed seed) are held out as dev, not trained on")
         longest = max(train_s, key=len)
         if len(longest) > LONG_SENTENCE:
             # Usually a file without the blank lines that end CoNLL sentences: trainable, but slow.

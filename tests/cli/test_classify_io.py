@@ -202,3 +202,14 @@ def test_evaluate_errors_name_options_that_evaluate_has(models, data, tmp_path):
                 "--json", "--device", "cpu")
     own = ok("evaluate", models["tsv"][0], data["tsv"][1], "--json", "--device", "cpu")
     assert json.loads(scored.stdout)["accuracy"] == json.loads(own.stdout)["accuracy"]
+
+
+def test_training_without_dev_holds_out_a_tenth_of_the_training_items(data, tmp_path):
+    train, _ = data["tsv"]
+    res = ok("train-classifier", train, *TINY, "-o", tmp_path / "m.pt")
+    assert "no --dev: 15 of the training items" in res.stderr and "held out as dev" in res.stderr
+    assert "135 items (tsv)" in res.stderr  # trained on the rest only
+    summary = json.loads(res.stdout)
+    assert 0 <= summary["dev_accuracy"] <= 1 and (tmp_path / "m.pt").exists()
+    again = ok("train-classifier", train, *TINY, "-o", tmp_path / "m2.pt")
+    assert json.loads(again.stdout)["dev_accuracy"] == summary["dev_accuracy"]  # the same split every run

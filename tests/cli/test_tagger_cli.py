@@ -44,6 +44,19 @@ def test_tag_then_evaluate_gold_pred_matches_model_evaluation(cli, names_model, 
     assert scored["f1"] == pytest.approx(direct["f1"]) == pytest.approx(summary["dev_f1"])
 
 
+def test_train_tagger_without_dev_holds_out_a_tenth_of_the_sentences(cli, samples, tmp_path):
+    out = tmp_path / "m.pt"
+    res = cli("train-tagger", str(samples / "names.train.conll"), "--epochs", "1", *SMALL, "-o", str(out))
+    assert res.returncode == 0, res.stderr.decode()
+    err = res.stderr.decode()
+    assert "720 sentences" in err and "no --dev: 80 sentences of" in err and "held out as dev" in err
+    assert 0 <= json.loads(res.stdout)["dev_f1"] <= 1 and out.exists()
+    few = tmp_path / "few.conll"
+    few.write_text("John B-NAME\nran O\n\n" * 5)
+    res = cli("train-tagger", str(few), "-o", str(tmp_path / "few.pt"))
+    assert res.returncode == 2 and b"few.conll: 5 sentences are too few" in res.stderr
+
+
 @pytest.mark.parametrize("scheme", ["iob1", "bioes"])
 def test_evaluate_reads_a_gold_file_in_another_scheme_by_its_entities(cli, names_model, samples, tmp_path, scheme):
     """A BIO model scored on the same gold file re-encoded in IOB1 / BIOES (as CoNLL-2003

@@ -1,0 +1,62 @@
+"""A dev set held out of the training data, for a trainer run without `--dev`: one item
+(sentence, text, tree, pair or question) in `EVERY`, drawn at random with a fixed seed,
+so the split is the same on every run, every `--seed` and every resume; random rather
+than every 10th in file order, which a file sorted by label, topic or in a repeating
+pattern would turn into a dev set of one kind."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TypeVar
+
+from rnn_cli.data.classification import LabelledSet
+from rnn_cli.errors import ConfigError
+
+EVERY = 10
+T = TypeVar("T")
+
+
+SEED = 1234
+
+
+def held_out(count: int, every: int = EVERY) -> list[bool]:
+    """Which of `count` items go to dev: count // every of them, at random (fixed seed)."""
+    chosen = set(random.Random(SEED).sample(range(count), count // every))
+    return [k in chosen for k in range(count)]
+
+
+def split_holdout(items: Sequence[T], name: str, what: str, every: int = EVERY,
+                  keep: Callable[[T], bool] = lambda item: False) -> tuple[list[T], list[T]]:
+    """(training items, dev items) of `items`, one in `every` to dev (`held_out`) but those
+    `keep` says must stay in training (a label that no other training item has: a model
+    cannot learn it). Too few items for a dev set of at least one: ConfigError naming
+    `name` (the training file) and `what` (e.g. "sentences")."""
+    if len(items) < every:
+        raise ConfigError(f"{name}: {len(items)} {what} are too few to hold out one in {every} as dev: give --dev")
+    train, dev = [], []
+    for item, out in zip(items, held_out(len(items), every)):
+        (dev if out and not keep(item) else train).append(item)
+    if not dev:
+        raise ConfigError(f"{name}: no {what} could be held out as dev (each has a label of its own): give --dev")
+    return train, dev
+
+
+def split_labelled(data: LabelledSet, name: str, what: str, every: int = EVERY,
+                   labels_matter: bool = True) -> tuple[LabelledSet, LabelledSet]:
+    """`split_holdout` of a labelled set's items; with `labels_matter` (not for scores),
+    an item whose label no other training item has stays in training."""
+    rows = list(range(len(data.examples)))
+    out = held_out(len(rows), every)
+    seen = Counter(label for k in rows if not out[k] for label in data.labels[k])
+    train, dev = split_holdout(rows, name, what, every,
+                               keep=lambda k: labels_matter and any(seen[label] == 0 for label in data.labels[k]))
+
+    def part(keys: list[int], truncated: int) -> LabelledSet:
+        pairs = [data.pair_tokens[k] for k in keys] if data.pair_tokens is not None else None
+        return replace(data, examples=[data.examples[k] for k in keys], tokens=[data.tokens[k] for k in keys],
+                       labels=[data.labels[k] for k in keys], pair_tokens=pairs, truncated=truncated)
+
+    return part(train, data.truncated), part(dev, 0)  # the file's count of cut items stays with training
