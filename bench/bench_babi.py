@@ -127,7 +127,9 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(str(t) for t in range(1, 21)))
     parser.add_argument("--settings", default="strong,weak")
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--epochs", type=int, help="cap on epochs per run (default 60, early stopping)")
+    parser.add_argument("--first-seed", type=int, default=1,
+                        help="seeds FIRST .. FIRST+SEEDS-1 (runs of other seeds side by side, each its own --out-dir)")
+    parser.add_argument("--epochs", type=int, help="cap on epochs per run (default: the recipe's 100, early stopping)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a training option of every run (e.g. --set passes=4 --set lr=0.001)")
     parser.add_argument("--threads", type=int, default=1)
@@ -137,6 +139,8 @@ def main() -> None:
     tasks = [int(t) for t in args.tasks.split(",")]
     args.overrides = config_overrides(args.set, TrainClassifierConfig)
     settings = args.settings.split(",")
+    if "seed" in args.overrides:
+        sys.exit("--set seed=... : use --first-seed (and --seeds)")
     if any(s not in SETTINGS for s in settings) or any(not 1 <= t <= 20 for t in tasks):
         sys.exit(f"tasks are 1-20, settings {', '.join(SETTINGS)}")
     torch.set_num_threads(args.threads)
@@ -147,7 +151,7 @@ def main() -> None:
         done = {(r["task"], r["setting"], r["seed"]) for r in results}
         for setting in settings:
             for task in tasks:
-                for seed in range(1, args.seeds + 1):
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
                     if args.resume and (task, setting, seed) in done:
                         continue
                     log.add(run_one(task, setting, seed, args))
