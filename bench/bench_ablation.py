@@ -64,7 +64,9 @@ def run_one(task: str, row: str, cell: str, seed: int, args: argparse.Namespace)
     started = time.perf_counter()
     deadline = started + args.minutes * 60 if args.minutes else float("inf")
     epochs = 0
-    for event in train_tagger(cfg, train, dev, out, test=None, resume=resume,
+    # The test file is named to the trainer (as bench_tag.py does) so that its words with a
+    # GloVe vector join the vocabulary and keep that vector; without it they read as <unk>.
+    for event in train_tagger(cfg, train, dev, out, test=test, resume=resume,
                               should_stop=lambda: time.perf_counter() > deadline):
         if isinstance(event, Evaluated):
             epochs = event.record["epoch"]
