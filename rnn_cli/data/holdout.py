@@ -16,10 +16,8 @@ from rnn_cli.data.classification import LabelledSet
 from rnn_cli.errors import ConfigError
 
 EVERY = 10
-T = TypeVar("T")
-
-
 SEED = 1234
+T = TypeVar("T")
 
 
 def held_out(count: int, every: int = EVERY) -> list[bool]:

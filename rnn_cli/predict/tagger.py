@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from rnn_cli.data.conll import Sentence, check_tags
-from rnn_cli.data.schemes import OUTSIDE, PLAIN, SchemeError, convert, detect_scheme, split_tag, validate
+from rnn_cli.data.schemes import OUTSIDE, PLAIN, SchemeError, convert, detect_scheme, split_tag
 from rnn_cli.data.sentences import read_tagged_file
 from rnn_cli.data.tagging import TaggingVocabs, decode_tags, prediction_batches
 from rnn_cli.data.text import display_name
@@ -245,15 +245,10 @@ def gold_scheme(tagger: LoadedTagger, sentences: Sequence[Sentence], requested: 
         return requested
     if tagger.scheme == PLAIN:
         return PLAIN
-    tagged = [s.tags for s in sentences if s.tags is not None]
+    # Tags valid in the model's scheme are detected as it (their entity starts all vote
+    # for it; with no entity, the default is it), so detection alone decides.
     try:
-        for tags in tagged:
-            validate(tags, tagger.scheme)
-        return tagger.scheme
-    except SchemeError:
-        pass
-    try:
-        found = detect_scheme(tagged, default=tagger.scheme)
+        found = detect_scheme((s.tags for s in sentences if s.tags is not None), default=tagger.scheme)
     except SchemeError:
         return tagger.scheme  # mixed tags: `check_tags` names the line
     return tagger.scheme if found == PLAIN else found
