@@ -378,15 +378,35 @@ def read_many(paths: Sequence[str], cfg: Any, trained: str | None = None, known:
                        pair_tokens)
 
 
-def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool, unseen_ok: bool = False) -> None:
-    """Every label must be known to the model (unless `unseen_ok`: a bAbI list answer
-    such as `football,apple,milk` that training never had is a question the model
-    gets wrong, not an input error); a single-label model takes one per item."""
+def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> str | None:
+    """Check a dev or test set's gold labels against the model's: a single-label model
+    takes one label per item. A gold label training never had (a rare class missing
+    from the training split, a bAbI list answer such as `football,apple,milk`) is an
+    item the model gets wrong, not an input error: the returned note counts them (None
+    when there are none). Only when no item has a label the model knows is the file
+    refused (a wrong `--label-column`, or another task's file)."""
+    name = display_name(data.path)
+    unseen: dict[str, int] = {}  # label -> its first line
+    first_line, items, known_any = None, 0, False
     for e, labels in zip(data.examples, data.labels):
-        for label in labels:
-            if label not in vocabs.labels and not unseen_ok:
-                raise DataFormatError(e.source or display_name(data.path), e.line,
-                                      f"label '{label}' does not occur in the training data")
         if not multi_label and len(labels) > 1:
-            raise DataFormatError(e.source or display_name(data.path), e.line,
-                                  f"{len(labels)} labels for a single-label model")
+            raise DataFormatError(e.source or name, e.line, f"{len(labels)} labels for a single-label model")
+        new = [label for label in labels if label not in vocabs.labels]
+        known_any = known_any or len(new) < len(labels)
+        if new:
+            items += 1
+            first_line = first_line or (e.source or name, e.line)
+            for label in new:
+                unseen.setdefault(label, e.line)
+    if not unseen:
+        return None
+    if not known_any:
+        source, line = first_line  # type: ignore[misc]
+        raise DataFormatError(source, line, f"none of the gold labels occurs in the training data (the first: "
+                              f"'{next(iter(unseen))}'): another label column, or another task's file?")
+    shown = ", ".join(f"'{label}'" for label in list(unseen)[:3]) + (f" and {len(unseen) - 3} more"
+                                                                     if len(unseen) > 3 else "")
+    source, line = first_line  # type: ignore[misc]
+    where = f"line {line}" if source == name else f"{source}:{line}"
+    return (f"{name}: {items:,} of {len(data.examples):,} items with a gold label the model was not trained on "
+            f"({shown}, first at {where}): scored as wrong")

@@ -308,6 +308,7 @@ def evaluate_classifier_file(loaded: LoadedClassifier, path: str, device: torch.
     if on_note is not None and data.detection is not None and data.detection.ambiguous:
         on_note(data.detection.note(display_name(path)))
     if not loaded.model.config.regression:
-        check_labels(data, loaded.vocabs, loaded.model.config.multi_label,
-                     unseen_ok=loaded.model.config.encoder == "dmn")
+        note = check_labels(data, loaded.vocabs, loaded.model.config.multi_label)
+        if note and on_note is not None:
+            on_note(note)
     return {"file": path, **score_classifier(loaded, data, batch_size, device)}

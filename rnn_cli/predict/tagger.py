@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -67,25 +67,39 @@ def load_tagger(path: str, device: torch.device, payload: dict[str, Any] | None 
                         PLAIN if cfg["scheme"] == PLAIN else "bioes", cfg, payload, device)
 
 
-def check_known_tags(tagger: LoadedTagger, sentence: Sentence, path: str) -> None:
-    """Refuse a gold tag the model cannot predict (an entity type, or a plain tag, that
-    was not in its training data), at the tag's line: scoring it would quietly count
-    every such entity as missed."""
-    if sentence.tags is None:
-        return
-    known = tagger.vocabs.tags.stoi
-    for i, tag in enumerate(sentence.tags):
-        parsed = split_tag(tag) if tagger.train_scheme != PLAIN else None
-        if parsed is not None and parsed[0] != OUTSIDE:
-            if any(f"{prefix}-{parsed[1]}" in known for prefix in "BIES"):
+def unknown_tags_note(known: Collection[str], plain: bool, sentences: Sequence[Sentence], path: str) -> str | None:
+    """Gold tags a model cannot predict (an entity type, or a plain tag, absent from the
+    `known` tags of its training data) are scored as missed, not refused: the note
+    counts their sentences (None when there are none). Only a file none of whose entity
+    types (plain tags) the model knows is refused, at the first one's line: another
+    column, or another task's file."""
+    types = set(known) if plain else {parsed[1] for t in known if (parsed := split_tag(t)) is not None}
+    unseen: dict[str, int | None] = {}  # type or tag -> its first line
+    hit, any_known = 0, False
+    for s in sentences:
+        found = False
+        for i, tag in enumerate(s.tags or []):
+            parsed = None if plain else split_tag(tag)
+            if not plain and (parsed is None or parsed[0] == OUTSIDE):
                 continue
-            what = f"entity type '{parsed[1]}'"
-        elif tag in known or parsed is not None:
-            continue
-        else:
-            what = f"tag '{tag}'"
-        raise DataFormatError(display_name(path), sentence.line_of(i),
-                              f"{what} does not occur in the model's training data")
+            key = tag if parsed is None else parsed[1]
+            if key in types:
+                any_known = True
+            else:
+                unseen.setdefault(key, s.line_of(i))
+                found = True
+        hit += found
+    if not unseen:
+        return None
+    what = "tag" if plain else "entity type"
+    name = display_name(path)
+    first, line = next(iter(unseen.items()))
+    if not any_known:
+        raise DataFormatError(name, line, f"none of the gold {what}s occurs in the model's training data (the first: "
+                              f"'{first}'): another tag column, or another task's file?")
+    shown = ", ".join(f"'{k}'" for k in list(unseen)[:3]) + (f" and {len(unseen) - 3} more" if len(unseen) > 3 else "")
+    return (f"{name}: {hit:,} of {len(sentences):,} sentences with a gold {what} the model was not trained on "
+            f"({shown}, first at line {line}): scored as missed")
 
 
 @dataclass
@@ -263,7 +277,7 @@ def evaluate_tagger_file(tagger: LoadedTagger, path: str, device: torch.device, 
     CoNLL-U field name) say otherwise. Its tags are read in `scheme` (`gold_scheme`:
     auto, iob1, bio, bioes or plain) and re-encoded in the model's when that differs
     (entities are the same spans in every scheme); `on_note` hears of a scheme found
-    by detection."""
+    by detection, and of gold tags the model was not trained on (`unknown_tags_note`)."""
     c = tagger.config
     fmt = c["input_format"] if input_format == "auto" else input_format
     tag_column = column if isinstance(column, int) else c["tag_column"]
@@ -277,5 +291,7 @@ def evaluate_tagger_file(tagger: LoadedTagger, path: str, device: torch.device, 
         check_tags(s, read_in, path)
         if read_in != tagger.scheme and s.tags is not None:
             s = sentences[k] = replace(s, tags=convert(s.tags, read_in, tagger.scheme))
-        check_known_tags(tagger, s, path)
+    note = unknown_tags_note(tagger.vocabs.tags.itos, tagger.train_scheme == PLAIN, sentences, path)
+    if note and on_note is not None:
+        on_note(note)
     return {"file": path, **score_tagger(tagger, sentences, batch_size, device)}

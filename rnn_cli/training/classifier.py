@@ -117,9 +117,6 @@ def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str | None, 
         vocabs = build_class_vocabs(_all_tokens(train_d), label_rows(train_d, cfg), cfg.min_freq, extra, fmt)
         if cfg.regression:  # the integer scores in numeric order
             vocabs = replace(vocabs, labels=Vocab(score_range(train_d), unk=None))
-    for d in (dev_d, test_d):
-        if d is not None and not cfg.regression:
-            check_labels(d, vocabs, multi, unseen_ok=cfg.encoder == "dmn")
     if vectors is not None:
         from rnn_cli.data.embeddings import build_embedding_matrix
 
@@ -151,6 +148,9 @@ def train_classifier(
     for d in (train_d, dev_d, test_d):
         if d is not None and d.detection is not None and d.detection.ambiguous:
             yield Info(d.detection.note(display_name(d.path)))
+    for d in (dev_d, test_d):
+        if d is not None and not cfg.regression and (note := check_labels(d, vocabs, multi)):
+            yield Info(f"note: {note}")
     if ignored := ignored_options(cfg):
         model = " ".join([f"--encoder {cfg.encoder}"] + ["--pair"] * cfg.pair + ["--regression"] * cfg.regression)
         yield Info(f"note: {', '.join(ignored)}: not read by this model ({model}), ignored")

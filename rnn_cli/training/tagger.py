@@ -26,7 +26,7 @@ from rnn_cli.data.sentences import detect_sentence_scheme, read_tagged_file
 from rnn_cli.data.tagging import CHUNK_BATCHES, TaggingVocabs, build_vocabs, encode_batch
 from rnn_cli.data.text import display_name
 from rnn_cli.models.tagger import Tagger, TaggerConfig
-from rnn_cli.predict.tagger import LoadedTagger, score_tagger
+from rnn_cli.predict.tagger import LoadedTagger, score_tagger, unknown_tags_note
 from rnn_cli.seed import seed_everything
 from rnn_cli.training.configs import TrainTaggerConfig
 from rnn_cli.training.distributed import Dist
@@ -134,6 +134,9 @@ def train_tagger(
         if dev is None:
             yield Info(f"no --dev: {len(dev_s):,} sentences of {display_name(train)} (one in {EVERY}, drawn with a "
                        "fixed seed) are held out as dev, not trained on")
+        for sents, path in ((dev_s, dev or train), (test_s, test)):
+            if sents and (note := unknown_tags_note(vocabs.tags.itos, scheme == PLAIN, sents, path or "")):
+                yield Info(f"note: {note}")
         longest = max(train_s, key=len)
         if len(longest) > LONG_SENTENCE:
             # Usually a file without the blank lines that end CoNLL sentences: trainable, but slow.

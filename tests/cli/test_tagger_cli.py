@@ -57,6 +57,17 @@ def test_train_tagger_without_dev_holds_out_a_tenth_of_the_sentences(cli, sample
     assert res.returncode == 2 and b"few.conll: 5 sentences are too few" in res.stderr
 
 
+def test_a_dev_entity_type_unseen_in_training_is_noted_and_scored_as_missed(cli, samples, tmp_path):
+    dev = tmp_path / "dev.conll"
+    dev.write_text((samples / "names.dev.conll").read_text() + "\nParis PROPN B-CITY\nis AUX O\n")
+    res = cli("train-tagger", str(samples / "names.train.conll"), "--dev", str(dev), "--epochs", "1", *SMALL,
+              "-o", str(tmp_path / "m.pt"))
+    assert res.returncode == 0, res.stderr.decode()
+    lines = len(dev.read_text().splitlines())
+    assert (f"note: {dev}: 1 of 251 sentences with a gold entity type the model was not trained on ('CITY', "
+            f"first at line {lines - 1}): scored as missed").encode() in res.stderr
+
+
 @pytest.mark.parametrize("scheme", ["iob1", "bioes"])
 def test_evaluate_reads_a_gold_file_in_another_scheme_by_its_entities(cli, names_model, samples, tmp_path, scheme):
     """A BIO model scored on the same gold file re-encoded in IOB1 / BIOES (as CoNLL-2003

@@ -6,13 +6,14 @@ with --encoding) must give exit status 0 and the same result as the plain file."
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.hardening.conftest import CLS_GOOD, TAG_GOOD, TEXT_GOOD, one_error_line
+from tests.hardening.conftest import CLS_GOOD, CLS_LINES, TAG_GOOD, TEXT_GOOD, one_error_line
 
 TRAIN = ["--epochs", "1", "--embedding-size", "4", "--hidden-size", "4", "--device", "cpu", "-q"]
 
@@ -213,7 +214,6 @@ CONTENT: list[tuple[str, str, bytes, list[str], int, str]] = [
     ("train-classifier", "no-label", b"reviews\tgood\njust a text\n", [], 2, "no label"),
     ("evaluate-classifier", "no-label", b"reviews\tgood\njust a text\n", [], 2, "no label"),
     ("train-classifier", "empty-fasttext-label", b"__label__a good\n__label__ text\n", [], 2, "empty label"),
-    ("evaluate-classifier", "unknown-label", b"reviews\tgood\nsports\tgoal !\n", [], 2, "label 'sports'"),
     ("train-classifier", "bad-json", b'{"text": "a", "label": "x"}\n{"text": "b", \n', [], 2, "invalid JSON"),
     ("classify", "json-nested-too-deeply", b'{"text": "a"}\n{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", [],
      2, "invalid JSON: nested too deeply"),
@@ -241,26 +241,62 @@ def test_evaluate_pred_with_fewer_sentences(invoke, tmp_path):
     assert res.exit_code == 2 and f"{gold}:5: has more sentences than {pred}" in one_error_line(res)
 
 
-def test_evaluate_tagger_refuses_unknown_gold_tag(invoke, models, tmp_path):
-    gold = _write(tmp_path / "gold.conll", b"John X B-NAME\n\nParis X B-LOC\n")
-    res = invoke("evaluate", models["tagger"], gold, "--device", "cpu")
+def test_evaluate_tagger_scores_an_unknown_gold_type_as_missed(invoke, models, tmp_path):
+    # An entity type the model was not trained on is scored (always missed), with a note
+    # naming it and its first line; a file with no type the model knows is refused.
+    gold = _write(tmp_path / "gold.conll", b"John X B-NAME\n\nParis X B-LOC\nLyon X B-LOC\n")
+    res = invoke("evaluate", models["tagger"], gold, "--device", "cpu", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert (f"{gold}: 1 of 2 sentences with a gold entity type the model was not trained on ('LOC', first at "
+            "line 3): scored as missed") in res.stderr
+    scores = json.loads(res.stdout)
+    assert scores["micro"]["recall"] <= 1 / 3  # the two LOC entities are missed, whatever the model does with John
+    only = _write(tmp_path / "only.conll", b"Paris X B-LOC\n")
+    res = invoke("evaluate", models["tagger"], only, "--device", "cpu")
     assert res.exit_code == 2
-    assert f"{gold}:3: entity type 'LOC' does not occur" in one_error_line(res)
+    assert f"{only}:1: none of the gold entity types occurs in the model's training data" in one_error_line(res)
 
 
-def test_check_known_tags(models, tmp_path, one_thread):
+def test_evaluate_classifier_scores_an_unknown_gold_label_as_wrong(invoke, models, tmp_path):
+    # A label the classifier was not trained on (a rare class missing from the training
+    # split) is scored, always wrong, with a note; a file with no known label is refused.
+    gold = _write(tmp_path / "gold.tsv", (CLS_GOOD + "sports\tthe match was great\n").encode())
+    res = invoke("evaluate", models["classifier"], gold, "--device", "cpu", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert (f"{gold}: 1 of 3 items with a gold label the model was not trained on ('sports', first at line 3): "
+            "scored as wrong") in res.stderr
+    scores = json.loads(res.stdout)
+    assert scores["items"] == 3 and scores["accuracy"] <= 2 / 3 and scores["labels"]["sports"]["recall"] == 0
+    only = _write(tmp_path / "only.tsv", b"sports\tthe match was great\nnews\tthe vote\n")
+    res = invoke("evaluate", models["classifier"], only, "--device", "cpu")
+    assert res.exit_code == 2
+    assert f"{only}:1: none of the gold labels occurs in the training data (the first: 'sports')" in one_error_line(res)
+    # The same as a training run's dev file: trained, scored, noted.
+    train = _write(tmp_path / "train.tsv", ("\n".join(CLS_LINES) + "\n").encode())
+    res = invoke("train-classifier", train, "--dev", gold, "--epochs", "1", "--device", "cpu", "--embedding-size",
+                 "4", "--hidden-size", "4", "-o", tmp_path / "m.pt")
+    assert res.exit_code == 0 and "1 of 3 items with a gold label the model was not trained on" in res.stderr
+    assert json.loads(res.stdout)["dev_accuracy"] <= 2 / 3
+
+
+def test_unknown_tags_note(models, tmp_path, one_thread):
     import torch
 
     from rnn_cli.data.conll import read_conll
     from rnn_cli.errors import DataFormatError
-    from rnn_cli.predict.tagger import check_known_tags, load_tagger
+    from rnn_cli.predict.tagger import load_tagger, unknown_tags_note
 
     tagger = load_tagger(str(models["tagger"]), torch.device("cpu"))
-    gold = _write(tmp_path / "gold.conll", b"John X B-NAME\nSmith X I-NAME\n\nParis X B-LOC\n")
-    first, second = read_conll(str(gold))
-    check_known_tags(tagger, first, str(gold))
-    with pytest.raises(DataFormatError, match=f"{gold}:4: entity type 'LOC'"):
-        check_known_tags(tagger, second, str(gold))
+    known = tagger.vocabs.tags.itos
+    gold = _write(tmp_path / "gold.conll", b"John X B-NAME\nSmith X I-NAME\n\nParis X B-LOC\n\nin X O\n")
+    sentences = list(read_conll(str(gold)))
+    assert unknown_tags_note(known, False, sentences[:1], str(gold)) is None
+    assert "1 of 3 sentences" in unknown_tags_note(known, False, sentences, str(gold))
+    with pytest.raises(DataFormatError, match=f"{gold}:4: none of the gold entity types"):
+        unknown_tags_note(known, False, sentences[1:], str(gold))
+    # Plain tag sets: tags, not types.
+    assert "('VB', first at line 2)" in unknown_tags_note(["NN", "DT"], True, list(read_conll(
+        str(_write(tmp_path / "pos.conll", b"the X DT\ngo X VB\n")))), "pos.conll")
 
 
 # --- stdin, --debug, 10 MB lines -------------------------------------------------------
