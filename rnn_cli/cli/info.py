@@ -45,6 +45,8 @@ def command(
         typer.echo(f"parameters: {summary['parameters']:,}")
     for name, size in summary["vocab_sizes"].items():
         typer.echo(f"vocabulary {name}: {size:,}")
+    if payload.get("vocab", {}).get("fold"):
+        typer.echo("word lookup: as written, else lowercased, else with digits as 0 (--keep-all-vectors)")
     shown = SHOWN.get(payload["task"])
     if shown is not None:
         typer.echo(f"{shown}: {' '.join(summary[shown])}")
@@ -111,5 +113,7 @@ def _export_transitions(meta: dict[str, Any]) -> list[list[float]]:
 
 def _vocab_sizes(vocab: dict[str, list[str]]) -> dict[str, int]:
     """The vocabularies' sizes (a classifier's `train_format` entry names its training
-    data's format, it is no vocabulary)."""
-    return {k: len(v) for k, v in vocab.items() if k != "train_format"}
+    data's format, and `fold` says how words are looked up: they are no vocabularies)."""
+    from rnn_cli.data.vocab import FOLD_KEY
+
+    return {k: len(v) for k, v in vocab.items() if k not in ("train_format", FOLD_KEY)}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from rnn_cli.batches import ClassBatch
-from rnn_cli.data.vocab import PAD, UNK, Vocab
+from rnn_cli.data.vocab import FOLD_KEY, PAD, UNK, Vocab, folds
 
 WINDOW_BATCHES = 20  # prediction: read this many batches' worth of items ahead
 
@@ -32,6 +32,8 @@ class ClassVocabs:
 
     def to_dict(self) -> dict[str, list[str]]:
         out = {"words": self.words.to_list(), "labels": self.labels.to_list()}
+        if self.words.fold:
+            out[FOLD_KEY] = ["words"]
         if self.train_format is not None:
             out["train_format"] = [self.train_format]  # a list of strings, as every vocabulary entry
         return out
@@ -45,13 +47,14 @@ class ClassVocabs:
         fmt = list(data.get("train_format", ()))
         if len(fmt) > 1 or not all(isinstance(f, str) for f in fmt):
             raise ValueError("invalid classifier vocabulary: 'train_format' must hold one format name")
-        return cls(Vocab(data["words"]), Vocab(data["labels"], unk=None), fmt[0] if fmt else None)
+        return cls(Vocab(data["words"], fold=folds(data)), Vocab(data["labels"], unk=None), fmt[0] if fmt else None)
 
 
 def build_class_vocabs(tokens: Iterable[Sequence[str]], labels: Iterable[Sequence[str]], min_freq: int = 1,
-                       extra_words: Iterable[str] = (), train_format: str | None = None) -> ClassVocabs:
+                       extra_words: Iterable[str] = (), train_format: str | None = None,
+                       fold: bool = False) -> ClassVocabs:
     """Words seen `min_freq` times or more (plus `extra_words`), and the labels, sorted;
-    `train_format`: the training file's format."""
+    `train_format`: the training file's format; `fold`: see `Vocab`."""
     if min_freq < 1:
         raise ValueError(f"invalid min_freq: {min_freq} (must be at least 1)")
     words: Counter[str] = Counter()
@@ -60,7 +63,7 @@ def build_class_vocabs(tokens: Iterable[Sequence[str]], labels: Iterable[Sequenc
     for w in extra_words:
         words[w] = max(words[w], min_freq)
     label_set = sorted({label for row in labels for label in row})
-    return ClassVocabs(Vocab.build(words, specials=[PAD, UNK], min_freq=min_freq), Vocab(label_set, unk=None),
+    return ClassVocabs(Vocab.build(words, specials=[PAD, UNK], min_freq=min_freq, fold=fold), Vocab(label_set, unk=None),
                        train_format)
 
 

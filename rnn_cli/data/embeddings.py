@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import re
 import zlib
 from collections.abc import Container, Iterable, Iterator
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnn_cli.data.vocab import PAD, UNK
+from rnn_cli.data.vocab import PAD, UNK, word_forms
 from rnn_cli.errors import DataFormatError
 
 FORMATS: dict[str, str] = {
@@ -26,7 +25,6 @@ FORMATS: dict[str, str] = {
     "word2vec": "text with a `count dim` header line, then GloVe-like lines",
     "word2vec-binary": "a `count dim` header line, then each word, a space and dim float32 values",
 }
-_DIGITS = re.compile(r"[0-9]")
 
 
 def _open(path: str) -> Any:
@@ -181,8 +179,7 @@ def lookup(vectors: Any, word: str) -> np.ndarray | None:
     """The vector of `word`, else of its lowercase form, else of that with every digit
     replaced by 0; None if none is there. The array belongs to `vectors`: copy it before
     changing it."""
-    lower = word.lower()
-    for candidate in (word, lower, _DIGITS.sub("0", lower)):
+    for candidate in word_forms(word):
         if candidate in vectors:
             return vectors[candidate]
     return None
@@ -202,6 +199,13 @@ def extend_vocab_with_pretrained(train_counts: Container[str], extra_words: Iter
         if lookup(vectors, w) is not None:
             out.append(w)
     return out
+
+
+def all_vector_words(vectors: Any, have: Container[str]) -> list[str]:
+    """Every word of `vectors` not in `have`, in the file's order: with
+    `--keep-all-vectors` these join the vocabulary, so that a word no training, dev or
+    test file holds still reaches its pretrained vector."""
+    return [w for w in vectors.index_to_key if w not in have]
 
 
 def build_embedding_matrix(tokens: list[str], vectors: Any, dim: int, seed: int) -> tuple[torch.Tensor, int]:

@@ -25,7 +25,7 @@ import torch
 from rnn_cli.batches import TagBatch
 from rnn_cli.data.buckets import sorted_windows
 from rnn_cli.data.conll import Sentence
-from rnn_cli.data.vocab import PAD, UNK, Vocab
+from rnn_cli.data.vocab import FOLD_KEY, PAD, UNK, Vocab, folds
 
 MAX_WORD_LENGTH = 30
 CHAR_CACHE_SIZE = 500_000  # word types whose character ids are kept
@@ -56,7 +56,8 @@ class TaggingVocabs:
 
     def to_dict(self) -> dict[str, list[str]]:
         """Plain lists of strings, for a checkpoint."""
-        return {"words": self.words.to_list(), "chars": self.chars.to_list(), "tags": self.tags.to_list()}
+        out = {"words": self.words.to_list(), "chars": self.chars.to_list(), "tags": self.tags.to_list()}
+        return {**out, FOLD_KEY: ["words"]} if self.words.fold else out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Sequence[str]]) -> TaggingVocabs:
@@ -65,13 +66,15 @@ class TaggingVocabs:
                 raise ValueError(f"invalid tagging vocabulary: '{key}' must start with {PAD}, {UNK}")
         if not data.get("tags"):
             raise ValueError("invalid tagging vocabulary: no tags")
-        return cls(Vocab(data["words"]), Vocab(data["chars"]), Vocab(data["tags"], unk=None))
+        return cls(Vocab(data["words"], fold=folds(data)), Vocab(data["chars"]), Vocab(data["tags"], unk=None))
 
 
-def build_vocabs(sentences: Iterable[Sentence], min_freq: int = 1, extra_words: Iterable[str] = ()) -> TaggingVocabs:
+def build_vocabs(sentences: Iterable[Sentence], min_freq: int = 1, extra_words: Iterable[str] = (),
+                 fold: bool = False) -> TaggingVocabs:
     """Words of the training sentences as they are (those seen `min_freq` times or more,
-    plus every one of `extra_words`, e.g. dev/test words that have pretrained vectors),
-    the characters of the training words, and the tags, sorted."""
+    plus every one of `extra_words`, e.g. dev/test words that have pretrained vectors;
+    `fold`: unknown words are looked up lowercased too, `Vocab`), the characters of the
+    training words, and the tags, sorted."""
     if min_freq < 1:
         raise ValueError(f"invalid min_freq: {min_freq} (must be at least 1)")
     words: Counter[str] = Counter()
@@ -83,7 +86,7 @@ def build_vocabs(sentences: Iterable[Sentence], min_freq: int = 1, extra_words: 
     for w in extra_words:
         words[w] = max(words[w], min_freq)
     return TaggingVocabs(
-        Vocab.build(words, specials=[PAD, UNK], min_freq=min_freq),
+        Vocab.build(words, specials=[PAD, UNK], min_freq=min_freq, fold=fold),
         Vocab.build(chars, specials=[PAD, UNK]),
         Vocab(sorted(tags), unk=None),
     )

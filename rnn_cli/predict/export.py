@@ -136,7 +136,9 @@ def _decoding(task: str, model: Any, payload: dict[str, Any]) -> dict[str, Any]:
         return {
             "decoder": cfg["decoder"], "scheme": train["scheme"], **crf_scores(model.head),
             "allowed": cfg["allowed"], "allowed_start": cfg["allowed_start"], "allowed_end": cfg["allowed_end"],
-            "words": "vocab.words index, 1 (<unk>) for unknown words, 0 for padding; chars: vocab.chars index of "
+            "words": "vocab.words index (where vocab.fold is ['words'], a word not there is looked up lowercased, "
+                     "then lowercased with digits as 0), 1 (<unk>) for unknown words, 0 for padding; chars: "
+                     "vocab.chars index of "
                      "each of a word's first max_word_length characters, 1 unknown, 0 padding",
             "rules": "best tags = Viterbi over emissions (crf) or log_softmax(emissions) (softmax, transition "
                      "scores all 0), adding transitions[i][j] from tag i to tag j, start_transitions and "

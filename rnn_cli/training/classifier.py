@@ -27,7 +27,7 @@ from rnn_cli.data.item_batching import BatchSpec, encode_items, item_size, label
 from rnn_cli.data.text import display_name
 from rnn_cli.data.tree_items import phrase_items
 from rnn_cli.data.vocab import Vocab
-from rnn_cli.errors import DataFormatError
+from rnn_cli.errors import ConfigError, DataFormatError
 from rnn_cli.models.classifier import ClassifierConfig
 from rnn_cli.models.classifiers import build
 from rnn_cli.predict.classifier import LoadedClassifier, score_classifier
@@ -102,8 +102,10 @@ def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str | None, 
     if cfg.metric == "auto":
         cfg = replace(cfg, metric="pearson" if cfg.regression else "micro-f1" if multi else "accuracy")
     vectors, matrix, found = None, None, 0
+    if cfg.keep_all_vectors and not cfg.embeddings:
+        raise ConfigError("--keep-all-vectors keeps the words of --embeddings FILE: give that file")
     if cfg.embeddings and vocab_dict is None:
-        from rnn_cli.data.embeddings import extend_vocab_with_pretrained, load_vectors
+        from rnn_cli.data.embeddings import all_vector_words, extend_vocab_with_pretrained, load_vectors
 
         vectors = load_vectors(cfg.embeddings, cfg.embeddings_format)
     if vocab_dict is not None:
@@ -114,7 +116,10 @@ def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str | None, 
             counts = Counter(w for toks in _all_tokens(train_d) for w in toks)
             others = (w for d in (dev_d, test_d) if d is not None for toks in _all_tokens(d) for w in toks)
             extra = extend_vocab_with_pretrained(counts, others, vectors)
-        vocabs = build_class_vocabs(_all_tokens(train_d), label_rows(train_d, cfg), cfg.min_freq, extra, fmt)
+            if cfg.keep_all_vectors:
+                extra += all_vector_words(vectors, {w for w, n in counts.items() if n >= cfg.min_freq} | set(extra))
+        vocabs = build_class_vocabs(_all_tokens(train_d), label_rows(train_d, cfg), cfg.min_freq, extra, fmt,
+                                    fold=cfg.keep_all_vectors)
         if cfg.regression:  # the integer scores in numeric order
             vocabs = replace(vocabs, labels=Vocab(score_range(train_d), unk=None))
     if vectors is not None:

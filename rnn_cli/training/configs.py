@@ -90,6 +90,7 @@ class TrainTaggerConfig(TrainOptions):
     min_freq: int = 1
     embeddings: str | None = None
     embeddings_format: str = "auto"
+    keep_all_vectors: bool = False
     freeze_embeddings: bool = False
     embedding_size: int = 100
     char_encoder: str = "cnn"
@@ -135,6 +136,7 @@ class TrainClassifierConfig(TrainOptions):
     min_freq: int = 1
     embeddings: str | None = None
     embeddings_format: str = "auto"
+    keep_all_vectors: bool = False
     freeze_embeddings: bool = False
     embedding_size: int = 100
     cell: str = "lstm"

@@ -25,6 +25,7 @@ from rnn_cli.data.schemes import PLAIN, allowed_transitions, convert
 from rnn_cli.data.sentences import detect_sentence_scheme, read_tagged_file
 from rnn_cli.data.tagging import CHUNK_BATCHES, TaggingVocabs, build_vocabs, encode_batch
 from rnn_cli.data.text import display_name
+from rnn_cli.errors import ConfigError
 from rnn_cli.models.tagger import Tagger, TaggerConfig
 from rnn_cli.predict.tagger import LoadedTagger, score_tagger, unknown_tags_note
 from rnn_cli.seed import seed_everything
@@ -69,8 +70,10 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str | None, test: str | No
     train_t = _to_training_scheme(train_s, scheme, train)
     vectors, matrix, found = None, None, 0
     # A resumed run restores its vocabulary and embedding weights from the state file.
+    if cfg.keep_all_vectors and not cfg.embeddings:
+        raise ConfigError("--keep-all-vectors keeps the words of --embeddings FILE: give that file")
     if cfg.embeddings and vocab_dict is None:
-        from rnn_cli.data.embeddings import extend_vocab_with_pretrained, load_vectors
+        from rnn_cli.data.embeddings import all_vector_words, extend_vocab_with_pretrained, load_vectors
 
         vectors = load_vectors(cfg.embeddings, cfg.embeddings_format)
     if vocab_dict is not None:
@@ -81,7 +84,9 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str | None, test: str | No
             counts = Counter(w for s in train_s for w in s.tokens)
             others = (w for sents in (dev_s, test_s or []) for s in sents for w in s.tokens)
             extra = extend_vocab_with_pretrained(counts, others, vectors)
-        vocabs = build_vocabs(train_t, cfg.min_freq, extra_words=extra)
+            if cfg.keep_all_vectors:
+                extra += all_vector_words(vectors, {w for w, n in counts.items() if n >= cfg.min_freq} | set(extra))
+        vocabs = build_vocabs(train_t, cfg.min_freq, extra_words=extra, fold=cfg.keep_all_vectors)
     if vectors is not None:
         from rnn_cli.data.embeddings import build_embedding_matrix
 

@@ -110,3 +110,37 @@ def test_freeze_keeps_the_vectors_and_training_without_it_moves_them(runs):
     assert sorted(moved) == sorted(train_words)
     for w in DEV_ONLY_WITH_VECTOR:  # never in a training batch: still the pretrained vector
         assert torch.equal(trained[vocab.index(w)], start[vocab.index(w)]), w
+
+
+@pytest.mark.parametrize("trainer", ["train-tagger", "train-classifier"])
+def test_keep_all_vectors_brings_words_no_file_had(trainer, tmp_path):
+    # --keep-all-vectors: every word of the vectors file is in the model, and a word met
+    # only later (here capitalised, as GloVe never spells it) reaches its vector through
+    # the lowercased lookup; its row was never trained. Without the option it is <unk>.
+    import rnn_cli
+
+    files = [write(tmp_path / f"{name}.txt", s, trainer) for name, s in (("train", TRAIN), ("dev", DEV))]
+    seen = {tok.rsplit("/", 1)[0].lower() for s in TRAIN + DEV for tok in s.split()}
+    vectors = glove()
+    later = next(w for w in vectors if w.isalpha() and w not in seen)
+    common = [trainer, files[0], "--dev", files[1], "--embeddings", GLOVE, *SMALL[trainer], "--dropout", "0",
+              "--epochs", "2", "--device", "cpu", "-q"]
+    ok(*common, "--keep-all-vectors", "-o", tmp_path / "all.pt")
+    ok(*common, "-o", tmp_path / "data.pt")
+    payload = checkpoint.load(tmp_path / "all.pt")
+    vocab, matrix = payload["vocab"]["words"], payload["state_dict"]["embedding.weight"]
+    assert set(vectors) <= set(vocab) and payload["vocab"]["fold"] == ["words"]
+    row = vocab.index(later)
+    assert torch.equal(matrix[row], vectors[later])
+    words = rnn_cli.load(str(tmp_path / "all.pt")).vocabs.words
+    assert words.encode([later.capitalize(), later.upper(), "Zorpf"]) == [row, row, words.unk_index]
+    narrow = rnn_cli.load(str(tmp_path / "data.pt")).vocabs.words
+    assert later not in narrow and narrow.encode([later.capitalize()]) == [narrow.unk_index]
+
+
+def test_keep_all_vectors_needs_embeddings(tmp_path):
+    from tests.inprocess import error_line, invoke
+
+    train = write(tmp_path / "train.txt", TRAIN, "train-tagger")
+    res = invoke("train-tagger", train, "--keep-all-vectors", "-o", tmp_path / "m.pt")
+    assert res.exit_code == 2 and "--keep-all-vectors keeps the words of --embeddings FILE" in error_line(res)
