@@ -63,8 +63,8 @@ def build_class_vocabs(tokens: Iterable[Sequence[str]], labels: Iterable[Sequenc
     for w in extra_words:
         words[w] = max(words[w], min_freq)
     label_set = sorted({label for row in labels for label in row})
-    return ClassVocabs(Vocab.build(words, specials=[PAD, UNK], min_freq=min_freq, fold=fold), Vocab(label_set, unk=None),
-                       train_format)
+    return ClassVocabs(Vocab.build(words, specials=[PAD, UNK], min_freq=min_freq, fold=fold),
+                       Vocab(label_set, unk=None), train_format)
 
 
 def encode_batch(tokens: Sequence[Sequence[str]], vocabs: ClassVocabs, indices: Sequence[int],

@@ -37,6 +37,7 @@ def test_a_folding_vocabulary_looks_unknown_words_up_lowercased_then_with_digits
     assert TaggingVocabs.from_dict(tagging.to_dict()).words.fold
     assert not TaggingVocabs.from_dict({**tagging.to_dict(), "fold": []}).words.fold
     classes = ClassVocabs(folding, Vocab(["x"], unk=None))
-    assert ClassVocabs.from_dict(classes.to_dict()).words.fold and "fold" not in ClassVocabs(plain, classes.labels).to_dict()
+    assert ClassVocabs.from_dict(classes.to_dict()).words.fold
+    assert "fold" not in ClassVocabs(plain, classes.labels).to_dict()
     with pytest.raises(ValueError, match="'fold' must be"):
         ClassVocabs.from_dict({**classes.to_dict(), "fold": ["chars"]})
