@@ -45,16 +45,40 @@ def split_holdout(items: Sequence[T], name: str, what: str, every: int = EVERY,
 def split_labelled(data: LabelledSet, name: str, what: str, every: int = EVERY,
                    labels_matter: bool = True) -> tuple[LabelledSet, LabelledSet]:
     """`split_holdout` of a labelled set's items; with `labels_matter` (not for scores),
-    an item whose label no other training item has stays in training."""
-    rows = list(range(len(data.examples)))
-    out = held_out(len(rows), every)
-    seen = Counter(label for k in rows if not out[k] for label in data.labels[k])
-    train, dev = split_holdout(rows, name, what, every,
-                               keep=lambda k: labels_matter and any(seen[label] == 0 for label in data.labels[k]))
+    an item whose label no other training item has stays in training. bAbI questions go
+    by story (`stories`): a dev question's story is never trained on through another
+    question."""
+    groups = stories(data)
+    if len(groups) < len(data.examples):
+        what = "stories"
+    out = held_out(len(groups), every)
+    seen = Counter(label for g, group in enumerate(groups) if not out[g] for k in group for label in data.labels[k])
+    train, dev = split_holdout(groups, name, what, every,
+                               keep=lambda group: labels_matter and any(seen[label] == 0 for k in group
+                                                                        for label in data.labels[k]))
 
-    def part(keys: list[int], truncated: int) -> LabelledSet:
+    def part(parts: list[list[int]], truncated: int) -> LabelledSet:
+        keys = [k for group in parts for k in group]
         pairs = [data.pair_tokens[k] for k in keys] if data.pair_tokens is not None else None
         return replace(data, examples=[data.examples[k] for k in keys], tokens=[data.tokens[k] for k in keys],
                        labels=[data.labels[k] for k in keys], pair_tokens=pairs, truncated=truncated)
 
     return part(train, data.truncated), part(dev, 0)  # the file's count of cut items stays with training
+
+
+def stories(data: LabelledSet) -> list[list[int]]:
+    """The items' indices in groups that go to dev together: the questions of one bAbI
+    story (each question's story goes on from the one before it, in the same file), and
+    every other item alone."""
+    groups: list[list[int]] = []
+    previous = None
+    for k, e in enumerate(data.examples):
+        story = e.story
+        same = (story is not None and previous is not None and previous.story is not None
+                and e.source == previous.source and story[: len(previous.story)] == previous.story)
+        if same:
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+        previous = e
+    return groups

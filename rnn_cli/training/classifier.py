@@ -172,7 +172,8 @@ def train_classifier(
         yield Info(f"{names}: {len(train_d.examples):,} {kind} ({vocabs.train_format}), "
                    f"{sum(map(len, _all_tokens(train_d))):,} tokens, {labels_note}, vocabulary {len(vocabs.words):,}")
         if dev is None:
-            yield Info(f"no --dev: {len(dev_d.examples):,} of the training {kind} (one in {EVERY}, drawn with a fixed "
+            share = f"those of one story in {EVERY}" if dev_d.examples[0].story is not None else f"one in {EVERY}"
+            yield Info(f"no --dev: {len(dev_d.examples):,} of the training {kind} ({share}, drawn with a fixed "
                        "seed) are held out as dev, not trained on")
         for d in (train_d, dev_d, test_d):
             if d is not None and d.truncated:

@@ -1,6 +1,7 @@
 """The dev set a trainer holds out of its training data when it has no --dev."""
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -52,3 +53,23 @@ def test_labelled_split_keeps_the_rows_aligned_and_a_lone_label_in_training():
     _, scored = split_labelled(_set(labels), "f.tsv", "pairs", labels_matter=False)
     assert len(scored.examples) == 10
     assert Counter(lab for row in dev.labels for lab in row).keys() <= {"a", "b"}
+
+
+def test_babi_questions_go_to_dev_with_their_whole_story():
+    # 30 stories of 2-4 questions each; each question's story is the story's statements so far.
+    examples, k = [], 0
+    for s in range(30):
+        facts = []
+        for q in range(2 + s % 3):
+            facts = facts + [f"s{s} fact {q}a", f"s{s} fact {q}b"]
+            k += 1
+            examples.append(Example(f"where {q} ?", [f"room{k % 4}"], k, story=list(facts), supports=[0]))
+    data = LabelledSet("qa.txt", examples, [e.text.split() for e in examples], [e.labels for e in examples], 0)
+    train, dev = split_labelled(data, "qa.txt", "questions")
+    story = {e.line: e.story[0].split()[0] for e in examples}  # question line -> its story's name
+    assert {story[e.line] for e in dev.examples}.isdisjoint({story[e.line] for e in train.examples})
+    assert len({story[e.line] for e in dev.examples}) == 3  # one story in 10
+    assert sorted(e.line for e in train.examples + dev.examples) == list(range(1, k + 1))
+    with pytest.raises(ConfigError, match="9 stories are too few"):
+        split_labelled(replace(data, examples=examples[:27], tokens=data.tokens[:27], labels=data.labels[:27]),
+                       "qa.txt", "questions")  # stories of 2, 3, 4, 2, ... questions: 27 questions, 9 stories
