@@ -10,7 +10,7 @@ import gzip
 import math
 import os
 import zlib
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -235,3 +235,13 @@ def build_embedding_matrix(tokens: list[str], vectors: Any, dim: int, seed: int)
     if len(tokens) > 0:
         matrix[0] = 0.0
     return matrix, len(rows)
+
+
+def vectors_note(path: str, vocab: Sequence[str], found: int, vectors: Any, kept_all: bool) -> str:
+    """What a trainer says of its --embeddings: how many vocabulary words have a vector,
+    and how many of the file's words were left out (unless `kept_all`)."""
+    note = f"{path}: {found:,} of {len(vocab):,} words found ({100 * found / max(len(vocab), 1):.1f}%)"
+    left = 0 if kept_all else len(all_vector_words(vectors, set(vocab)))
+    if left:
+        note += f"; its other {left:,} words are not kept (--keep-all-vectors keeps them for text met later)"
+    return note

@@ -101,7 +101,7 @@ def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str | None, 
     multi = cfg.multi_label == "yes"
     if cfg.metric == "auto":
         cfg = replace(cfg, metric="pearson" if cfg.regression else "micro-f1" if multi else "accuracy")
-    vectors, matrix, found = None, None, 0
+    vectors, matrix, vectors_info = None, None, ""
     if cfg.keep_all_vectors and not cfg.embeddings:
         raise ConfigError("--keep-all-vectors keeps the words of --embeddings FILE: give that file")
     if cfg.embeddings and vocab_dict is None:
@@ -123,11 +123,12 @@ def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str | None, 
         if cfg.regression:  # the integer scores in numeric order
             vocabs = replace(vocabs, labels=Vocab(score_range(train_d), unk=None))
     if vectors is not None:
-        from rnn_cli.data.embeddings import build_embedding_matrix
+        from rnn_cli.data.embeddings import build_embedding_matrix, vectors_note
 
         matrix, found = build_embedding_matrix(vocabs.words.itos, vectors, vectors.vector_size, cfg.seed)
+        vectors_info = vectors_note(cfg.embeddings, vocabs.words.itos, found, vectors, cfg.keep_all_vectors)
         cfg = replace(cfg, embedding_size=vectors.vector_size)
-    return cfg, train_d, dev_d, test_d, vocabs, matrix, found
+    return cfg, train_d, dev_d, test_d, vocabs, matrix, vectors_info
 
 
 def train_classifier(
@@ -147,7 +148,7 @@ def train_classifier(
 
     seed_everything(cfg.seed)
     train = expand_paths(train)  # several files, or a glob pattern: one training set (joint training over tasks)
-    cfg, train_d, dev_d, test_d, vocabs, matrix, found = _prepare(
+    cfg, train_d, dev_d, test_d, vocabs, matrix, vectors_info = _prepare(
         cfg, train, dev, test, state["vocab"] if state else None)
     multi = cfg.multi_label == "yes"
     for d in (train_d, dev_d, test_d):
@@ -180,8 +181,7 @@ def train_classifier(
                 yield Info(f"{d.path}: {d.truncated:,} item(s) longer than --max-length {cfg.max_length} "
                            "tokens were cut")
         if matrix is not None:
-            yield Info(f"{cfg.embeddings}: {found:,} of {len(vocabs.words):,} words found "
-                       f"({100 * found / max(len(vocabs.words), 1):.1f}%)")
+            yield Info(vectors_info)
     model_cfg = ClassifierConfig(
         vocab_size=len(vocabs.words), num_labels=len(vocabs.labels), embedding_size=cfg.embedding_size,
         cell=cfg.cell, hidden_size=cfg.hidden_size, layers=cfg.layers, bidirectional=cfg.bidirectional,

@@ -68,7 +68,7 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str | None, test: str | No
         for s in sents or []:
             check_tags(s, scheme, path or "")
     train_t = _to_training_scheme(train_s, scheme, train)
-    vectors, matrix, found = None, None, 0
+    vectors, matrix, vectors_info = None, None, ""
     # A resumed run restores its vocabulary and embedding weights from the state file.
     if cfg.keep_all_vectors and not cfg.embeddings:
         raise ConfigError("--keep-all-vectors keeps the words of --embeddings FILE: give that file")
@@ -88,11 +88,12 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str | None, test: str | No
                 extra += all_vector_words(vectors, {w for w, n in counts.items() if n >= cfg.min_freq} | set(extra))
         vocabs = build_vocabs(train_t, cfg.min_freq, extra_words=extra, fold=cfg.keep_all_vectors)
     if vectors is not None:
-        from rnn_cli.data.embeddings import build_embedding_matrix
+        from rnn_cli.data.embeddings import build_embedding_matrix, vectors_note
 
         matrix, found = build_embedding_matrix(vocabs.words.itos, vectors, vectors.vector_size, cfg.seed)
+        vectors_info = vectors_note(cfg.embeddings, vocabs.words.itos, found, vectors, cfg.keep_all_vectors)
         cfg = replace(cfg, embedding_size=vectors.vector_size)
-    return cfg, scheme, train_t, dev_s, test_s, vocabs, matrix, found
+    return cfg, scheme, train_t, dev_s, test_s, vocabs, matrix, vectors_info
 
 
 def _singletons(sentences: list[Sentence], vocabs: TaggingVocabs, device: torch.device) -> torch.Tensor:
@@ -131,7 +132,7 @@ def train_tagger(
     yield from notes
 
     seed_everything(cfg.seed)
-    cfg, scheme, train_s, dev_s, test_s, vocabs, matrix, found = _prepare(
+    cfg, scheme, train_s, dev_s, test_s, vocabs, matrix, vectors_info = _prepare(
         cfg, train, dev, test, state["vocab"] if state else None)
     if state is None:
         yield Info(f"{train}: {len(train_s):,} sentences, {sum(len(s) for s in train_s):,} tokens, "
@@ -148,8 +149,7 @@ def train_tagger(
             yield Info(f"{display_name(train)}:{longest.first_line}: a sentence of {len(longest):,} tokens "
                        "(sentences end at a blank line; does the file have them?)")
         if matrix is not None:
-            yield Info(f"{cfg.embeddings}: {found:,} of {len(vocabs.words):,} words found "
-                       f"({100 * found / max(len(vocabs.words), 1):.1f}%)")
+            yield Info(vectors_info)
     model_cfg = _model_config(cfg, vocabs, scheme)
     model = Tagger(model_cfg).to(device)
     if matrix is not None and state is None:
