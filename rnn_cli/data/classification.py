@@ -386,6 +386,9 @@ def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> s
     when there are none). Only when no item has a label the model knows is the file
     refused (a wrong `--label-column`, or another task's file)."""
     name = display_name(data.path)
+    sources = {e.source for e in data.examples if e.source}
+    if len(sources) > 1:  # several files read as one (`read_many`)
+        name += f" and {len(sources) - 1} more file(s)"
     unseen: dict[str, int] = {}  # label -> its first line
     first_line, items, known_any = None, 0, False
     for e, labels in zip(data.examples, data.labels):
@@ -409,4 +412,4 @@ def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> s
     source, line = first_line  # type: ignore[misc]
     where = f"line {line}" if source == name else f"{source}:{line}"
     return (f"{name}: {items:,} of {len(data.examples):,} items with a gold label the model was not trained on "
-            f"({shown}, first at {where}): scored as wrong")
+            f"({shown}, first at {where}): {'never predicted' if multi_label else 'scored as wrong'}")

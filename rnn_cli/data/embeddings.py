@@ -241,7 +241,8 @@ def vectors_note(path: str, vocab: Sequence[str], found: int, vectors: Any, kept
     """What a trainer says of its --embeddings: how many vocabulary words have a vector,
     and how many of the file's words were left out (unless `kept_all`)."""
     note = f"{path}: {found:,} of {len(vocab):,} words found ({100 * found / max(len(vocab), 1):.1f}%)"
-    left = 0 if kept_all else len(all_vector_words(vectors, set(vocab)))
+    # The file's words that no vocabulary word reaches, as itself or by `lookup`'s other forms.
+    left = 0 if kept_all else len(all_vector_words(vectors, {f for w in vocab for f in word_forms(w)}))
     if left:
         note += f"; its other {left:,} words are not kept (--keep-all-vectors keeps them for text met later)"
     return note

@@ -1,14 +1,15 @@
 """A dev set held out of the training data, for a trainer run without `--dev`: one item
-(sentence, text, tree, pair or question) in `EVERY`, drawn at random with a fixed seed,
-so the split is the same on every run, every `--seed` and every resume; random rather
-than every 10th in file order, which a file sorted by label, topic or in a repeating
-pattern would turn into a dev set of one kind."""
+(sentence, text, tree, pair, or a bAbI story with its questions) in `EVERY`, drawn at
+random with a fixed seed, so the split is the same on every run, every `--seed` and
+every resume; random rather than every 10th in file order, which a file sorted by
+label, topic or in a repeating pattern would turn into a dev set of one kind. An item
+with a label (entity type, tag) that no other training item has stays in training."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
@@ -42,6 +43,15 @@ def split_holdout(items: Sequence[T], name: str, what: str, every: int = EVERY,
     return train, dev
 
 
+def split_keeping_labels(items: Sequence[T], labels_of: Callable[[T], Iterable[str]], name: str, what: str,
+                         every: int = EVERY) -> tuple[list[T], list[T]]:
+    """`split_holdout`, where an item with a label (of `labels_of`) that no item left in
+    training has stays in training: a model cannot learn what it never saw."""
+    out = held_out(len(items), every)
+    seen = Counter(label for item, o in zip(items, out) if not o for label in labels_of(item))
+    return split_holdout(items, name, what, every, keep=lambda item: any(seen[label] == 0 for label in labels_of(item)))
+
+
 def split_labelled(data: LabelledSet, name: str, what: str, every: int = EVERY,
                    labels_matter: bool = True) -> tuple[LabelledSet, LabelledSet]:
     """`split_holdout` of a labelled set's items; with `labels_matter` (not for scores),
@@ -51,11 +61,9 @@ def split_labelled(data: LabelledSet, name: str, what: str, every: int = EVERY,
     groups = stories(data)
     if len(groups) < len(data.examples):
         what = "stories"
-    out = held_out(len(groups), every)
-    seen = Counter(label for g, group in enumerate(groups) if not out[g] for k in group for label in data.labels[k])
-    train, dev = split_holdout(groups, name, what, every,
-                               keep=lambda group: labels_matter and any(seen[label] == 0 for k in group
-                                                                        for label in data.labels[k]))
+    train, dev = split_keeping_labels(
+        groups, lambda group: (label for k in group for label in data.labels[k]) if labels_matter else (),
+        name, what, every)
 
     def part(parts: list[list[int]], truncated: int) -> LabelledSet:
         keys = [k for group in parts for k in group]

@@ -265,7 +265,7 @@ def score_classifier(loaded: LoadedClassifier, data: LabelledSet, batch_size: in
         return regression_scores(gold_scores, expected_score(probs, model.config.score_low).tolist())
     gold = [set(g) for g in data.labels]
     multi = model.config.multi_label
-    # Gold labels the model never saw (a DMN's unseen list answers) are scored too: always missed.
+    # Gold labels the model never saw (a rare class, a DMN's unseen list answer) are scored too: always missed.
     scored = list(labels) + sorted({g for row in gold for g in row} - set(labels))
 
     def scores_at(threshold: float | None) -> dict[str, Any]:

@@ -152,6 +152,8 @@ def _decoding(task: str, model: Any, payload: dict[str, Any]) -> dict[str, Any]:
             "activation": "sigmoid" if cfg["multi_label"] else "softmax",
             "multi_label": cfg["multi_label"], "threshold": float(model.threshold),
             "tokenizer": train["tokenizer"], "lowercase": train["lowercase"], "max_length": train["max_length"],
+            "words": "vocab.words index (where vocab.fold is ['words'], a word not there is looked up lowercased, "
+                     "then lowercased with digits as 0), 1 (<unk>) for unknown words, 0 for padding",
             "rules": "scores: logits (apply the activation) or an ensemble's mean probabilities; single-label: "
                      "the most probable of vocab.labels; multi-label: every label with probability >= threshold "
                      "(the most probable one when none is).",

@@ -67,22 +67,35 @@ def load_tagger(path: str, device: torch.device, payload: dict[str, Any] | None 
                         PLAIN if cfg["scheme"] == PLAIN else "bioes", cfg, payload, device)
 
 
+def _tag_key(tag: str, plain: bool) -> str | None:
+    """What a model must have seen to predict `tag`: a plain tag itself, else its entity
+    type (None for O, and for a tag that is no entity tag)."""
+    if plain:
+        return tag
+    parsed = split_tag(tag)
+    return None if parsed is None or parsed[0] == OUTSIDE else parsed[1]
+
+
+def tag_types(tags: Sequence[str], plain: bool) -> list[str]:
+    """The entity types (plain tags) of a tag sequence, one per entity tag."""
+    return [k for tag in tags if (k := _tag_key(tag, plain)) is not None]
+
+
 def unknown_tags_note(known: Collection[str], plain: bool, sentences: Sequence[Sentence], path: str) -> str | None:
     """Gold tags a model cannot predict (an entity type, or a plain tag, absent from the
-    `known` tags of its training data) are scored as missed, not refused: the note
+    `known` tags of its training data) are scored as wrong (missed), not refused: the note
     counts their sentences (None when there are none). Only a file none of whose entity
     types (plain tags) the model knows is refused, at the first one's line: another
     column, or another task's file."""
-    types = set(known) if plain else {parsed[1] for t in known if (parsed := split_tag(t)) is not None}
+    types = set(tag_types(list(known), plain))
     unseen: dict[str, int | None] = {}  # type or tag -> its first line
     hit, any_known = 0, False
     for s in sentences:
         found = False
         for i, tag in enumerate(s.tags or []):
-            parsed = None if plain else split_tag(tag)
-            if not plain and (parsed is None or parsed[0] == OUTSIDE):
+            key = _tag_key(tag, plain)
+            if key is None:
                 continue
-            key = tag if parsed is None else parsed[1]
             if key in types:
                 any_known = True
             else:
@@ -99,7 +112,7 @@ def unknown_tags_note(known: Collection[str], plain: bool, sentences: Sequence[S
                               f"'{first}'): another tag column, or another task's file?")
     shown = ", ".join(f"'{k}'" for k in list(unseen)[:3]) + (f" and {len(unseen) - 3} more" if len(unseen) > 3 else "")
     return (f"{name}: {hit:,} of {len(sentences):,} sentences with a gold {what} the model was not trained on "
-            f"({shown}, first at line {line}): scored as missed")
+            f"({shown}, first at line {line}): {'scored as wrong' if plain else 'its entities are scored as missed'}")
 
 
 @dataclass

@@ -20,14 +20,14 @@ from rnn_cli.batches import TagBatch
 from rnn_cli.config import to_dict
 from rnn_cli.data.buckets import length_buckets
 from rnn_cli.data.conll import Sentence, check_tags
-from rnn_cli.data.holdout import EVERY, split_holdout
+from rnn_cli.data.holdout import EVERY, split_keeping_labels
 from rnn_cli.data.schemes import PLAIN, allowed_transitions, convert
 from rnn_cli.data.sentences import detect_sentence_scheme, read_tagged_file
 from rnn_cli.data.tagging import CHUNK_BATCHES, TaggingVocabs, build_vocabs, encode_batch
 from rnn_cli.data.text import display_name
 from rnn_cli.errors import ConfigError
 from rnn_cli.models.tagger import Tagger, TaggerConfig
-from rnn_cli.predict.tagger import LoadedTagger, score_tagger, unknown_tags_note
+from rnn_cli.predict.tagger import LoadedTagger, score_tagger, tag_types, unknown_tags_note
 from rnn_cli.seed import seed_everything
 from rnn_cli.training.configs import TrainTaggerConfig
 from rnn_cli.training.distributed import Dist
@@ -60,7 +60,9 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str | None, test: str | No
     scheme = cfg.scheme if cfg.scheme != "auto" else detect_sentence_scheme(train_s, train)
     cfg = replace(cfg, scheme=scheme)
     if dev is None:
-        train_s, dev_s = split_holdout(train_s, display_name(train), "sentences")
+        # A sentence with an entity type (a plain tag) no other training sentence has stays in training.
+        train_s, dev_s = split_keeping_labels(train_s, lambda s: tag_types(s.tags or [], scheme == PLAIN),
+                                              display_name(train), "sentences")
     else:
         dev_s = read_tagged(dev, cfg)
     test_s = read_tagged(test, cfg) if test else None

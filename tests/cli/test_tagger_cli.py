@@ -65,7 +65,7 @@ def test_a_dev_entity_type_unseen_in_training_is_noted_and_scored_as_missed(cli,
     assert res.returncode == 0, res.stderr.decode()
     lines = len(dev.read_text().splitlines())
     assert (f"note: {dev}: 1 of 251 sentences with a gold entity type the model was not trained on ('CITY', "
-            f"first at line {lines - 1}): scored as missed").encode() in res.stderr
+            f"first at line {lines - 1}): its entities are scored as missed").encode() in res.stderr
 
 
 @pytest.mark.parametrize("scheme", ["iob1", "bioes"])
@@ -279,3 +279,20 @@ def test_a_file_without_blank_lines_trains_as_one_sentence_with_a_note(tmp_path)
     normal = ok("train-tagger", sentences, "--dev", train, "-o", tmp_path / "n.pt", "--epochs", "1", "--hidden-size",
                 "8", "--embedding-size", "8", "--char-filters", "4", "--device", "cpu")
     assert "a sentence of" not in normal.stderr
+
+
+def test_without_dev_a_sentence_with_the_only_entity_of_its_type_stays_in_training(cli, tmp_path):
+    # Ten sentences, one of them the only LOC: held out, the model could never learn LOC
+    # (and dev would hold an entity type training lacks), so it stays in training.
+    from rnn_cli.data.holdout import held_out
+
+    lone = held_out(10).index(True)
+    lines = [("Paris B-LOC\n" if k == lone else "John B-PER\n") + "ran O\n\n" for k in range(10)]
+    tiny = tmp_path / "tiny.conll"
+    tiny.write_text("".join(lines))
+    res = cli("train-tagger", str(tiny), "--epochs", "1", *SMALL, "-o", str(tmp_path / "m.pt"))
+    assert res.returncode == 2 and b"no sentences could be held out as dev" in res.stderr
+    tiny.write_text("".join(lines) + "Mary B-PER\nsat O\n\n" * 10)
+    res = cli("train-tagger", str(tiny), "--epochs", "1", *SMALL, "-o", str(tmp_path / "m.pt"))
+    assert res.returncode == 0, res.stderr.decode()
+    assert b"3 tags" in res.stderr and b"the model was not trained on" not in res.stderr  # S-LOC, S-PER, O

@@ -248,9 +248,11 @@ def test_evaluate_tagger_scores_an_unknown_gold_type_as_missed(invoke, models, t
     res = invoke("evaluate", models["tagger"], gold, "--device", "cpu", "--json")
     assert res.exit_code == 0, res.stderr
     assert (f"{gold}: 1 of 2 sentences with a gold entity type the model was not trained on ('LOC', first at "
-            "line 3): scored as missed") in res.stderr
+            "line 3): its entities are scored as missed") in res.stderr
     scores = json.loads(res.stdout)
-    assert scores["micro"]["recall"] <= 1 / 3  # the two LOC entities are missed, whatever the model does with John
+    # Scored, not dropped: three gold entities, the two LOC ones missed whatever the model does with John.
+    assert scores["micro"]["support"] == 3 and scores["micro"]["recall"] <= 1 / 3
+    assert scores["conlleval"]["types"]["LOC"]["gold"] == 2 and scores["conlleval"]["types"]["LOC"]["correct"] == 0
     only = _write(tmp_path / "only.conll", b"Paris X B-LOC\n")
     res = invoke("evaluate", models["tagger"], only, "--device", "cpu")
     assert res.exit_code == 2
