@@ -57,6 +57,7 @@ class ClassifierConfig:
     fact_encoder: str = "pe-bigru"
     memory_update: str = "relu"
     supervise_facts: bool = False
+    fact_weight: float = 1.0  # of the gates' loss, with supervise_facts
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -95,7 +96,7 @@ def unused_fields(config: dict) -> set[str]:
     if encoder != "tree-lstm":
         unused.add("tree_cell")
     if encoder != "dmn":
-        unused |= {"passes", "fact_encoder", "memory_update", "supervise_facts"}
+        unused |= {"passes", "fact_encoder", "memory_update", "supervise_facts", "fact_weight"}
     if not config.get("pair"):
         unused.add("pair_hidden_size")
     if not config.get("regression"):

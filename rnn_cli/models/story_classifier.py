@@ -26,7 +26,7 @@ class StoryClassifier(nn.Module):
             vocab_size=config.vocab_size, num_labels=config.num_labels, embedding_size=config.embedding_size,
             hidden_size=config.hidden_size, passes=config.passes, fact_encoder=config.fact_encoder,
             memory_update=config.memory_update, dropout=config.dropout, supervise_facts=config.supervise_facts,
-            freeze_embeddings=config.freeze_embeddings))
+            fact_weight=config.fact_weight, freeze_embeddings=config.freeze_embeddings))
         self.register_buffer("threshold", torch.tensor(0.5))
 
     def set_pretrained_embeddings(self, weights: torch.Tensor) -> None:

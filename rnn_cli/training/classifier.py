@@ -190,7 +190,8 @@ def train_classifier(
         tree_cell=cfg.tree_cell if cfg.tree_cell != "auto" else "binary", pair=cfg.pair,
         pair_hidden_size=cfg.pair_hidden_size, regression=cfg.regression,
         score_low=int(vocabs.labels.itos[0]) if cfg.regression else 1, passes=cfg.passes,
-        fact_encoder=cfg.fact_encoder, memory_update=cfg.memory_update, supervise_facts=cfg.supervise_facts)
+        fact_encoder=cfg.fact_encoder, memory_update=cfg.memory_update, supervise_facts=cfg.supervise_facts,
+        fact_weight=cfg.fact_weight)
     model = build(model_cfg).to(device)
     if matrix is not None and state is None:
         model.set_pretrained_embeddings(matrix.to(device))

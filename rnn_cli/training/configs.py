@@ -159,6 +159,7 @@ class TrainClassifierConfig(TrainOptions):
     fact_encoder: str = "pe-bigru"
     memory_update: str = "relu"
     supervise_facts: bool = False
+    fact_weight: float = 1.0
     fact_dropout: float = 0.0
     max_facts: int = 0
     class_weights: str = "none"

@@ -154,6 +154,9 @@ OPTIONS: dict[str, Option] = {
     "supervise_facts": _opt("dmn: also train the attention gates on the supporting facts (pass t on fact t; the "
                             "strongly supervised setting of Kumar et al.'s table).", TRAINING,
                             flags=("--supervise-facts",)),
+    "fact_weight": _opt("dmn with --supervise-facts: the weight of the gates' cross-entropy against the "
+                        "supporting facts in the loss, beside the answer's (weight 1).", TRAINING,
+                        ((lambda v: v >= 0), "must be >= 0")),
     "fact_dropout": _opt("dmn with --supervise-facts, training: leave each fact that is not a supporting fact out "
                          "of its story with this probability (a new draw each batch): the stories vary, so the "
                          "network cannot learn them by heart.", TRAINING,

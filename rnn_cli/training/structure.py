@@ -37,6 +37,9 @@ def resolve_structure(cfg: TrainClassifierConfig, train: LabelledSet) -> TrainCl
                           "--multi-label yes")
     if cfg.supervise_facts and cfg.encoder != "dmn":
         raise ConfigError("--supervise-facts trains a DMN's attention: add --encoder dmn")
+    if cfg.fact_weight != 1.0 and not cfg.supervise_facts:
+        raise ConfigError("--fact-weight weighs the gates' loss of --supervise-facts: add --supervise-facts (and "
+                          "--encoder dmn)")
     if cfg.fact_dropout > 0 and not cfg.supervise_facts:
         raise ConfigError("--fact-dropout keeps a story's supporting facts, which only --supervise-facts may read: "
                           "add --supervise-facts (and --encoder dmn)")

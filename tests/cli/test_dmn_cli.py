@@ -87,6 +87,9 @@ def test_malformed_stories_and_misused_options_are_reported(dmn, tmp_path):
                                              "--encoder", "dmn", "--input-format", "babi", *COMMON))
     assert "--encoder dmn" in error_line(invoke("train-classifier", QA1, "--dev", QA1_TEST, "-o", tmp_path / "m.pt",
                                                 "--supervise-facts", *COMMON))
+    assert "add --supervise-facts" in error_line(invoke("train-classifier", QA1, "--dev", QA1_TEST, "-o",
+                                                        tmp_path / "m.pt", "--encoder", "dmn", "--fact-weight", "3",
+                                                        *COMMON))
     assert "no story" in error_line(invoke("classify", dmn, SAMPLES / "ewt.genre.dev.tsv", "--input-format", "text"))
     tsv = SAMPLES / "ewt.genre.dev.tsv"
     assert "ewt.genre.dev.tsv:1: expected a line id" in error_line(invoke("classify", dmn, tsv))
@@ -187,3 +190,17 @@ def test_options_a_dmn_does_not_read_are_named_not_silently_dropped(tmp_path):
     plain = invoke("train-classifier", QA1, "--dev", QA1_TEST, "-o", tmp_path / "p.pt", "--encoder", "dmn",
                    "--passes", "2", "--epochs", "1", *(a for a in COMMON if a != "-q"))
     assert plain.exit_code == 0 and "not read by this model" not in plain.stderr
+
+
+def test_fact_weight_weighs_the_gates_loss(tmp_path):
+    # --fact-weight reaches the model: one step from the same start moves the weights
+    # differently with weight 0 (the answer's loss alone) and 3, and is stored.
+    outs = {}
+    for w in ("0", "3"):
+        out = tmp_path / f"w{w}.pt"
+        ok("train-classifier", QA1, "--dev", QA1_TEST, "-o", out, "--encoder", "dmn", "--supervise-facts",
+           "--fact-weight", w, "--epochs", "1", *COMMON)
+        outs[w] = torch.load(out, weights_only=True)
+    assert [outs[w]["config"]["fact_weight"] for w in ("0", "3")] == [0.0, 3.0]
+    gate = [k for k in outs["0"]["state_dict"] if k.startswith("dmn.gate")][0]
+    assert not torch.equal(outs["0"]["state_dict"][gate], outs["3"]["state_dict"][gate])
