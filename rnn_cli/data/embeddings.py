@@ -237,12 +237,15 @@ def build_embedding_matrix(tokens: list[str], vectors: Any, dim: int, seed: int)
     return matrix, len(rows)
 
 
-def vectors_note(path: str, vocab: Sequence[str], found: int, vectors: Any, kept_all: bool) -> str:
+def vectors_note(path: str, vocab: Sequence[str], found: int, vectors: Any, kept: int | None) -> str:
     """What a trainer says of its --embeddings: how many vocabulary words have a vector,
-    and how many of the file's words were left out (unless `kept_all`)."""
+    and what becomes of the file's other words (`kept` of them kept with
+    --keep-all-vectors, else None)."""
     note = f"{path}: {found:,} of {len(vocab):,} words found ({100 * found / max(len(vocab), 1):.1f}%)"
+    if kept is not None:
+        return note + f"; its other {kept:,} words join the saved model (--keep-all-vectors), not training"
     # The file's words that no vocabulary word reaches, as itself or by `lookup`'s other forms.
-    left = 0 if kept_all else len(all_vector_words(vectors, {f for w in vocab for f in word_forms(w)}))
+    left = len(all_vector_words(vectors, {f for w in vocab for f in word_forms(w)}))
     if left:
         note += f"; its other {left:,} words are not kept (--keep-all-vectors keeps them for text met later)"
     return note

@@ -44,6 +44,7 @@ from rnn_cli.training.structure import (
     score_range,
     word_dropout,
 )
+from rnn_cli.training.widen import ExtraWords
 
 
 def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> torch.Tensor:
@@ -104,8 +105,8 @@ def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str | None, 
     vectors, matrix, vectors_info = None, None, ""
     if cfg.keep_all_vectors and not cfg.embeddings:
         raise ConfigError("--keep-all-vectors keeps the words of --embeddings FILE: give that file")
-    if cfg.embeddings and vocab_dict is None:
-        from rnn_cli.data.embeddings import all_vector_words, extend_vocab_with_pretrained, load_vectors
+    if cfg.embeddings and (vocab_dict is None or cfg.keep_all_vectors):  # a resumed run needs the kept words
+        from rnn_cli.data.embeddings import extend_vocab_with_pretrained, load_vectors
 
         vectors = load_vectors(cfg.embeddings, cfg.embeddings_format)
     if vocab_dict is not None:
@@ -116,19 +117,19 @@ def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str | None, 
             counts = Counter(w for toks in _all_tokens(train_d) for w in toks)
             others = (w for d in (dev_d, test_d) if d is not None for toks in _all_tokens(d) for w in toks)
             extra = extend_vocab_with_pretrained(counts, others, vectors)
-            if cfg.keep_all_vectors:
-                extra += all_vector_words(vectors, {w for w, n in counts.items() if n >= cfg.min_freq} | set(extra))
         vocabs = build_class_vocabs(_all_tokens(train_d), label_rows(train_d, cfg), cfg.min_freq, extra, fmt,
                                     fold=cfg.keep_all_vectors)
         if cfg.regression:  # the integer scores in numeric order
             vocabs = replace(vocabs, labels=Vocab(score_range(train_d), unk=None))
-    if vectors is not None:
+    extra_words = ExtraWords.of(vectors, vocabs.words.itos, "vocab_size") if cfg.keep_all_vectors else None
+    if vectors is not None and vocab_dict is None:
         from rnn_cli.data.embeddings import build_embedding_matrix, vectors_note
 
         matrix, found = build_embedding_matrix(vocabs.words.itos, vectors, vectors.vector_size, cfg.seed)
-        vectors_info = vectors_note(cfg.embeddings, vocabs.words.itos, found, vectors, cfg.keep_all_vectors)
+        vectors_info = vectors_note(cfg.embeddings, vocabs.words.itos, found, vectors,
+                                    len(extra_words.words) if extra_words else None)
         cfg = replace(cfg, embedding_size=vectors.vector_size)
-    return cfg, train_d, dev_d, test_d, vocabs, matrix, vectors_info
+    return cfg, train_d, dev_d, test_d, vocabs, matrix, vectors_info, extra_words
 
 
 def train_classifier(
@@ -148,7 +149,7 @@ def train_classifier(
 
     seed_everything(cfg.seed)
     train = expand_paths(train)  # several files, or a glob pattern: one training set (joint training over tasks)
-    cfg, train_d, dev_d, test_d, vocabs, matrix, vectors_info = _prepare(
+    cfg, train_d, dev_d, test_d, vocabs, matrix, vectors_info, extra_words = _prepare(
         cfg, train, dev, test, state["vocab"] if state else None)
     multi = cfg.multi_label == "yes"
     for d in (train_d, dev_d, test_d):
@@ -242,4 +243,6 @@ def train_classifier(
                                                     [train_d.labels[i] for i in idx]), dist),
         loss=loss, evaluate=evaluate, metric="dev_" + cfg.metric.replace("-", "_"), unit="item",
         rate_key="items_per_s", test=score_test if test_d is not None else None, summary={"multi_label": multi})
+    if extra_words is not None:
+        task = replace(task, widen=extra_words.widen, narrow=extra_words.narrow)
     yield from run_epochs(task, cfg, out, state, should_stop, device, dist)

@@ -87,6 +87,12 @@ class Task:
     end_epoch: Callable[[], None] = _nothing  # after an epoch's last step
     extra_state: Callable[[], dict[str, Any]] = dict  # saved with the state (a collective call)
     restore_extra: Callable[[dict[str, Any]], None] = _nothing
+    # What is saved beyond the trained weights (`widen.py`): (model config, vocab, weights)
+    # -> the same to save, and saved weights -> the training model's.
+    widen: Callable[[dict[str, Any], dict[str, list[str]], dict[str, torch.Tensor]],
+                    tuple[dict[str, Any], dict[str, list[str]], dict[str, torch.Tensor]]] = (
+        lambda config, vocab, state: (config, vocab, state))
+    narrow: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] = lambda state: state
 
 
 def sharded(build: Callable[[list[int]], Any], dist: Dist) -> Callable[[list[int]], tuple[Any, float]]:
@@ -189,8 +195,8 @@ def run_epochs(task: Task, opts: TrainOptions, out: str | Path, state: dict[str,
 
     def save_model(metrics: dict[str, Any]) -> None:
         if dist.is_main:
-            checkpoint.save(out, checkpoint.make_payload(task.task, task.model_config, task.train_config, task.vocab,
-                                                         task.model.state_dict(), metrics))
+            config, vocab, weights = task.widen(task.model_config, task.vocab, task.model.state_dict())
+            checkpoint.save(out, checkpoint.make_payload(task.task, config, task.train_config, vocab, weights, metrics))
 
     def save_state() -> None:
         # Mid-epoch, the generator as it was when this epoch's steps were drawn.
@@ -279,7 +285,7 @@ def run_epochs(task: Task, opts: TrainOptions, out: str | Path, state: dict[str,
     summary.update({k: v for k, v in p.best_metrics.items() if k.startswith("dev_") or k == "epoch"})
     if task.test is not None and dist.is_main:
         payload = checkpoint.load(out, task=task.task)
-        task.model.load_state_dict(payload["state_dict"])
+        task.model.load_state_dict(task.narrow(payload["state_dict"]))
         task.model.eval()
         test = task.test()
         summary.update(test)

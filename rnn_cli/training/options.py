@@ -101,7 +101,8 @@ OPTIONS: dict[str, Option] = {
     "keep_all_vectors": _opt("Keep every word of --embeddings in the model, not only the words of the training, "
                              "dev and test files, so that a word first met when tagging or classifying still has "
                              "its vector (looked up as it is, lowercased, then with digits as 0). The model file "
-                             "grows by words x size x 4 bytes (for each member of an --ensemble).", MODEL,
+                             "grows by words x size x 4 bytes (for each member of an --ensemble); training does "
+                             "not slow down: they join the model when it is saved.", MODEL,
                              flags=("--keep-all-vectors",)),
     "freeze_embeddings": _opt("Keep word vectors fixed.", MODEL, flags=("--freeze-embeddings",)),
     "embedding_size": _opt("Word embedding size (with --embeddings: the vectors' size).", MODEL, _at_least(1)),

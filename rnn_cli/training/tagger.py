@@ -34,6 +34,7 @@ from rnn_cli.training.distributed import Dist
 from rnn_cli.training.events import Info
 from rnn_cli.training.loop import Event, Task, resume_or_start, run_epochs, sharded
 from rnn_cli.training.structure import drop_words
+from rnn_cli.training.widen import ExtraWords
 
 LONG_SENTENCE = 1000  # tokens: a longer training sentence gets a note (a CoNLL file without blank lines?)
 
@@ -74,8 +75,8 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str | None, test: str | No
     # A resumed run restores its vocabulary and embedding weights from the state file.
     if cfg.keep_all_vectors and not cfg.embeddings:
         raise ConfigError("--keep-all-vectors keeps the words of --embeddings FILE: give that file")
-    if cfg.embeddings and vocab_dict is None:
-        from rnn_cli.data.embeddings import all_vector_words, extend_vocab_with_pretrained, load_vectors
+    if cfg.embeddings and (vocab_dict is None or cfg.keep_all_vectors):  # a resumed run needs the kept words
+        from rnn_cli.data.embeddings import extend_vocab_with_pretrained, load_vectors
 
         vectors = load_vectors(cfg.embeddings, cfg.embeddings_format)
     if vocab_dict is not None:
@@ -86,16 +87,16 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str | None, test: str | No
             counts = Counter(w for s in train_s for w in s.tokens)
             others = (w for sents in (dev_s, test_s or []) for s in sents for w in s.tokens)
             extra = extend_vocab_with_pretrained(counts, others, vectors)
-            if cfg.keep_all_vectors:
-                extra += all_vector_words(vectors, {w for w, n in counts.items() if n >= cfg.min_freq} | set(extra))
         vocabs = build_vocabs(train_t, cfg.min_freq, extra_words=extra, fold=cfg.keep_all_vectors)
-    if vectors is not None:
+    extra_words = ExtraWords.of(vectors, vocabs.words.itos, "word_vocab_size") if cfg.keep_all_vectors else None
+    if vectors is not None and vocab_dict is None:
         from rnn_cli.data.embeddings import build_embedding_matrix, vectors_note
 
         matrix, found = build_embedding_matrix(vocabs.words.itos, vectors, vectors.vector_size, cfg.seed)
-        vectors_info = vectors_note(cfg.embeddings, vocabs.words.itos, found, vectors, cfg.keep_all_vectors)
+        vectors_info = vectors_note(cfg.embeddings, vocabs.words.itos, found, vectors,
+                                    len(extra_words.words) if extra_words else None)
         cfg = replace(cfg, embedding_size=vectors.vector_size)
-    return cfg, scheme, train_t, dev_s, test_s, vocabs, matrix, vectors_info
+    return cfg, scheme, train_t, dev_s, test_s, vocabs, matrix, vectors_info, extra_words
 
 
 def _singletons(sentences: list[Sentence], vocabs: TaggingVocabs, device: torch.device) -> torch.Tensor:
@@ -134,7 +135,7 @@ def train_tagger(
     yield from notes
 
     seed_everything(cfg.seed)
-    cfg, scheme, train_s, dev_s, test_s, vocabs, matrix, vectors_info = _prepare(
+    cfg, scheme, train_s, dev_s, test_s, vocabs, matrix, vectors_info, extra_words = _prepare(
         cfg, train, dev, test, state["vocab"] if state else None)
     if state is None:
         yield Info(f"{train}: {len(train_s):,} sentences, {sum(len(s) for s in train_s):,} tokens, "
@@ -190,4 +191,6 @@ def train_tagger(
         make_batch=sharded(lambda idx: encode_batch([train_s[i] for i in idx], vocabs, idx), dist),
         loss=loss, evaluate=evaluate, metric=f"dev_{metric}", unit="sent", rate_key="sentences_per_s",
         test=score_test if test_s is not None else None, summary={"scheme": scheme})
+    if extra_words is not None:
+        task = replace(task, widen=extra_words.widen, narrow=extra_words.narrow)
     yield from run_epochs(task, cfg, out, state, should_stop, device, dist)

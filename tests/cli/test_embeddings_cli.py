@@ -126,12 +126,19 @@ def test_keep_all_vectors_brings_words_no_file_had(trainer, tmp_path):
     common = [trainer, files[0], "--dev", files[1], "--embeddings", GLOVE, *SMALL[trainer], "--dropout", "0",
               "--epochs", "2", "--device", "cpu", "-q"]
     loud = [a for a in common if a != "-q"]
-    kept = ok(*loud, "--keep-all-vectors", "-o", tmp_path / "all.pt").stderr
+    kept = ok(*loud, "--keep-all-vectors", "--test", files[1], "-o", tmp_path / "all.pt").stderr
     left = ok(*loud, "-o", tmp_path / "data.pt").stderr
     assert "are not kept (--keep-all-vectors keeps them" in left and "not kept" not in kept
     payload = checkpoint.load(tmp_path / "all.pt")
     vocab, matrix = payload["vocab"]["words"], payload["state_dict"]["embedding.weight"]
     assert set(vectors) <= set(vocab) and payload["vocab"]["fold"] == ["words"]
+    assert "test_accuracy" in payload["metrics"]  # scored with the saved weights cut back to the training rows
+    # Training leaves the kept words out (no optimiser step over them): the training
+    # state's table holds the data's words only, the saved model's every word.
+    trained = torch.load(tmp_path / "all.state.pt", weights_only=True)["model_state"]
+    table = "embedding.weight" if "embedding.weight" in trained else next(k for k in trained if k.endswith(
+        "embedding.weight") and not k.startswith("chars."))
+    assert trained[table].size(0) < len(vocab) == matrix.size(0)
     row = vocab.index(later)
     assert torch.equal(matrix[row], vectors[later])
     words = rnn_cli.load(str(tmp_path / "all.pt")).vocabs.words
