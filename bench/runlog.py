@@ -49,5 +49,6 @@ def config_overrides(items: list[str], config_class: type) -> dict:
         key, _, value = item.partition("=")
         if key not in fields:
             sys.exit(f"--set {item}: no training option '{key}'")
-        overrides[key] = convert.get(fields[key], str)(value)
+        kind = fields[key].removesuffix(" | None")  # an optional field (`lr`) takes its type's values
+        overrides[key] = None if value == "none" and kind != fields[key] else convert.get(kind, str)(value)
     return overrides
