@@ -27,7 +27,7 @@ from rnn_cli.data.item_batching import BatchSpec, encode_items, item_size, label
 from rnn_cli.data.text import display_name
 from rnn_cli.data.tree_items import phrase_items
 from rnn_cli.data.vocab import Vocab
-from rnn_cli.errors import ConfigError, DataFormatError
+from rnn_cli.errors import DataFormatError
 from rnn_cli.models.classifier import ClassifierConfig
 from rnn_cli.models.classifiers import build
 from rnn_cli.predict.classifier import LoadedClassifier, score_classifier
@@ -44,7 +44,7 @@ from rnn_cli.training.structure import (
     score_range,
     word_dropout,
 )
-from rnn_cli.training.widen import ExtraWords
+from rnn_cli.training.vectors import joining_words, load_for, pretrained
 
 
 def _class_weights(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> torch.Tensor:
@@ -102,34 +102,21 @@ def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str | None, 
     multi = cfg.multi_label == "yes"
     if cfg.metric == "auto":
         cfg = replace(cfg, metric="pearson" if cfg.regression else "micro-f1" if multi else "accuracy")
-    vectors, matrix, vectors_info = None, None, ""
-    if cfg.keep_all_vectors and not cfg.embeddings:
-        raise ConfigError("--keep-all-vectors keeps the words of --embeddings FILE: give that file")
-    if cfg.embeddings and (vocab_dict is None or cfg.keep_all_vectors):  # a resumed run needs the kept words
-        from rnn_cli.data.embeddings import extend_vocab_with_pretrained, load_vectors
-
-        vectors = load_vectors(cfg.embeddings, cfg.embeddings_format)
+    resuming = vocab_dict is not None
+    vectors = load_for(cfg, resuming)
     if vocab_dict is not None:
         vocabs = ClassVocabs.from_dict(vocab_dict)
     else:
-        extra: list[str] = []
-        if vectors is not None:
-            counts = Counter(w for toks in _all_tokens(train_d) for w in toks)
-            others = (w for d in (dev_d, test_d) if d is not None for toks in _all_tokens(d) for w in toks)
-            extra = extend_vocab_with_pretrained(counts, others, vectors)
+        extra = joining_words(vectors, (w for toks in _all_tokens(train_d) for w in toks),
+                              (w for d in (dev_d, test_d) if d is not None for toks in _all_tokens(d) for w in toks))
         vocabs = build_class_vocabs(_all_tokens(train_d), label_rows(train_d, cfg), cfg.min_freq, extra, fmt,
                                     fold=cfg.keep_all_vectors)
         if cfg.regression:  # the integer scores in numeric order
             vocabs = replace(vocabs, labels=Vocab(score_range(train_d), unk=None))
-    extra_words = ExtraWords.of(vectors, vocabs.words.itos, "vocab_size") if cfg.keep_all_vectors else None
-    if vectors is not None and vocab_dict is None:
-        from rnn_cli.data.embeddings import build_embedding_matrix, vectors_note
-
-        matrix, found = build_embedding_matrix(vocabs.words.itos, vectors, vectors.vector_size, cfg.seed)
-        vectors_info = vectors_note(cfg.embeddings, vocabs.words.itos, found, vectors,
-                                    len(extra_words.words) if extra_words else None)
-        cfg = replace(cfg, embedding_size=vectors.vector_size)
-    return cfg, train_d, dev_d, test_d, vocabs, matrix, vectors_info, extra_words
+    pre = pretrained(cfg, vectors, vocabs.words.itos, "vocab_size", resuming)
+    if pre.size:
+        cfg = replace(cfg, embedding_size=pre.size)
+    return cfg, train_d, dev_d, test_d, vocabs, pre
 
 
 def train_classifier(
@@ -149,7 +136,7 @@ def train_classifier(
 
     seed_everything(cfg.seed)
     train = expand_paths(train)  # several files, or a glob pattern: one training set (joint training over tasks)
-    cfg, train_d, dev_d, test_d, vocabs, matrix, vectors_info, extra_words = _prepare(
+    cfg, train_d, dev_d, test_d, vocabs, pre = _prepare(
         cfg, train, dev, test, state["vocab"] if state else None)
     multi = cfg.multi_label == "yes"
     for d in (train_d, dev_d, test_d):
@@ -181,8 +168,8 @@ def train_classifier(
             if d is not None and d.truncated:
                 yield Info(f"{d.path}: {d.truncated:,} item(s) longer than --max-length {cfg.max_length} "
                            "tokens were cut")
-        if matrix is not None:
-            yield Info(vectors_info)
+        if pre.note:
+            yield Info(pre.note)
     model_cfg = ClassifierConfig(
         vocab_size=len(vocabs.words), num_labels=len(vocabs.labels), embedding_size=cfg.embedding_size,
         cell=cfg.cell, hidden_size=cfg.hidden_size, layers=cfg.layers, bidirectional=cfg.bidirectional,
@@ -194,8 +181,8 @@ def train_classifier(
         fact_encoder=cfg.fact_encoder, memory_update=cfg.memory_update, supervise_facts=cfg.supervise_facts,
         fact_weight=cfg.fact_weight)
     model = build(model_cfg).to(device)
-    if matrix is not None and state is None:
-        model.set_pretrained_embeddings(matrix.to(device))
+    if pre.matrix is not None and state is None:
+        model.set_pretrained_embeddings(pre.matrix.to(device))
     weights = _class_weights(train_d, vocabs, multi).to(device) if cfg.class_weights == "auto" else None
     spec = BatchSpec.of(model_cfg, cfg.phrases, cfg.max_facts)
     items = labelled_items(train_d, spec)
@@ -243,6 +230,6 @@ def train_classifier(
                                                     [train_d.labels[i] for i in idx]), dist),
         loss=loss, evaluate=evaluate, metric="dev_" + cfg.metric.replace("-", "_"), unit="item",
         rate_key="items_per_s", test=score_test if test_d is not None else None, summary={"multi_label": multi})
-    if extra_words is not None:
-        task = replace(task, widen=extra_words.widen, narrow=extra_words.narrow)
+    if pre.extra is not None:
+        task = replace(task, widen=pre.extra.widen, narrow=pre.extra.narrow)
     yield from run_epochs(task, cfg, out, state, should_stop, device, dist)

@@ -25,7 +25,6 @@ from rnn_cli.data.schemes import PLAIN, allowed_transitions, convert
 from rnn_cli.data.sentences import detect_sentence_scheme, read_tagged_file
 from rnn_cli.data.tagging import CHUNK_BATCHES, TaggingVocabs, build_vocabs, encode_batch
 from rnn_cli.data.text import display_name
-from rnn_cli.errors import ConfigError
 from rnn_cli.models.tagger import Tagger, TaggerConfig
 from rnn_cli.predict.tagger import LoadedTagger, score_tagger, tag_types, unknown_tags_note
 from rnn_cli.seed import seed_everything
@@ -34,7 +33,7 @@ from rnn_cli.training.distributed import Dist
 from rnn_cli.training.events import Info
 from rnn_cli.training.loop import Event, Task, resume_or_start, run_epochs, sharded
 from rnn_cli.training.structure import drop_words
-from rnn_cli.training.widen import ExtraWords
+from rnn_cli.training.vectors import joining_words, load_for, pretrained
 
 LONG_SENTENCE = 1000  # tokens: a longer training sentence gets a note (a CoNLL file without blank lines?)
 
@@ -71,32 +70,19 @@ def _prepare(cfg: TrainTaggerConfig, train: str, dev: str | None, test: str | No
         for s in sents or []:
             check_tags(s, scheme, path or "")
     train_t = _to_training_scheme(train_s, scheme, train)
-    vectors, matrix, vectors_info = None, None, ""
     # A resumed run restores its vocabulary and embedding weights from the state file.
-    if cfg.keep_all_vectors and not cfg.embeddings:
-        raise ConfigError("--keep-all-vectors keeps the words of --embeddings FILE: give that file")
-    if cfg.embeddings and (vocab_dict is None or cfg.keep_all_vectors):  # a resumed run needs the kept words
-        from rnn_cli.data.embeddings import extend_vocab_with_pretrained, load_vectors
-
-        vectors = load_vectors(cfg.embeddings, cfg.embeddings_format)
+    resuming = vocab_dict is not None
+    vectors = load_for(cfg, resuming)
     if vocab_dict is not None:
         vocabs = TaggingVocabs.from_dict(vocab_dict)
     else:
-        extra: list[str] = []
-        if vectors is not None:
-            counts = Counter(w for s in train_s for w in s.tokens)
-            others = (w for sents in (dev_s, test_s or []) for s in sents for w in s.tokens)
-            extra = extend_vocab_with_pretrained(counts, others, vectors)
+        extra = joining_words(vectors, (w for s in train_s for w in s.tokens),
+                              (w for sents in (dev_s, test_s or []) for s in sents for w in s.tokens))
         vocabs = build_vocabs(train_t, cfg.min_freq, extra_words=extra, fold=cfg.keep_all_vectors)
-    extra_words = ExtraWords.of(vectors, vocabs.words.itos, "word_vocab_size") if cfg.keep_all_vectors else None
-    if vectors is not None and vocab_dict is None:
-        from rnn_cli.data.embeddings import build_embedding_matrix, vectors_note
-
-        matrix, found = build_embedding_matrix(vocabs.words.itos, vectors, vectors.vector_size, cfg.seed)
-        vectors_info = vectors_note(cfg.embeddings, vocabs.words.itos, found, vectors,
-                                    len(extra_words.words) if extra_words else None)
-        cfg = replace(cfg, embedding_size=vectors.vector_size)
-    return cfg, scheme, train_t, dev_s, test_s, vocabs, matrix, vectors_info, extra_words
+    pre = pretrained(cfg, vectors, vocabs.words.itos, "word_vocab_size", resuming)
+    if pre.size:
+        cfg = replace(cfg, embedding_size=pre.size)
+    return cfg, scheme, train_t, dev_s, test_s, vocabs, pre
 
 
 def _singletons(sentences: list[Sentence], vocabs: TaggingVocabs, device: torch.device) -> torch.Tensor:
@@ -135,7 +121,7 @@ def train_tagger(
     yield from notes
 
     seed_everything(cfg.seed)
-    cfg, scheme, train_s, dev_s, test_s, vocabs, matrix, vectors_info, extra_words = _prepare(
+    cfg, scheme, train_s, dev_s, test_s, vocabs, pre = _prepare(
         cfg, train, dev, test, state["vocab"] if state else None)
     if state is None:
         yield Info(f"{train}: {len(train_s):,} sentences, {sum(len(s) for s in train_s):,} tokens, "
@@ -151,12 +137,12 @@ def train_tagger(
             # Usually a file without the blank lines that end CoNLL sentences: trainable, but slow.
             yield Info(f"{display_name(train)}:{longest.first_line}: a sentence of {len(longest):,} tokens "
                        "(sentences end at a blank line; does the file have them?)")
-        if matrix is not None:
-            yield Info(vectors_info)
+        if pre.note:
+            yield Info(pre.note)
     model_cfg = _model_config(cfg, vocabs, scheme)
     model = Tagger(model_cfg).to(device)
-    if matrix is not None and state is None:
-        model.set_pretrained_embeddings(matrix.to(device))
+    if pre.matrix is not None and state is None:
+        model.set_pretrained_embeddings(pre.matrix.to(device))
     train_config = to_dict(cfg)
     loaded = LoadedTagger(model, vocabs, scheme, PLAIN if scheme == PLAIN else "bioes", train_config, {})
     metric = "accuracy" if scheme == PLAIN else "f1"
@@ -191,6 +177,6 @@ def train_tagger(
         make_batch=sharded(lambda idx: encode_batch([train_s[i] for i in idx], vocabs, idx), dist),
         loss=loss, evaluate=evaluate, metric=f"dev_{metric}", unit="sent", rate_key="sentences_per_s",
         test=score_test if test_s is not None else None, summary={"scheme": scheme})
-    if extra_words is not None:
-        task = replace(task, widen=extra_words.widen, narrow=extra_words.narrow)
+    if pre.extra is not None:
+        task = replace(task, widen=pre.extra.widen, narrow=pre.extra.narrow)
     yield from run_epochs(task, cfg, out, state, should_stop, device, dist)
