@@ -30,7 +30,12 @@ CPP = r"""
 #include <cmath>
 #include <vector>
 
-template <typename S> static inline S sigm(S x) { return S(1) / (S(1) + std::exp(-x)); }
+// -ffast-math assumes no infinities: exp and tanh of a large argument (|x| > 44 or so in
+// float) overflow into NaN. The arguments are clamped where the functions have reached
+// their limits in float and double alike (sigmoid(80) and tanh(40) round to 1).
+template <typename S> static inline S clamp(S x, S limit) { return x < -limit ? -limit : (x > limit ? limit : x); }
+template <typename S> static inline S sigm(S x) { return S(1) / (S(1) + std::exp(-clamp(x, S(80)))); }
+template <typename S> static inline S tanh_(S x) { return std::tanh(clamp(x, S(40))); }
 
 // One direction: U (T, B, K, H), X (T, B, H) highway input (may point into U), V, Bs (2, H), C0 (B, H),
 // M (T, B); writes Hout and C (T, B, H).
@@ -54,7 +59,7 @@ static void forward_dir(const S *U, const S *X, int64_t xs, const S *V, const S 
         const S r = sigm(ur[j] + vr[j] * cp + br[j]);
         const S cn = f * cp + (S(1) - f) * ux[j];
         ct[j] = cn;
-        ht[j] = r * std::tanh(cn) + (S(1) - r) * x[j];
+        ht[j] = r * tanh_(cn) + (S(1) - r) * x[j];
       }
     }
   }
@@ -83,7 +88,7 @@ static void backward_dir(const S *GH, S *GC, const S *U, const S *X, int64_t xs,
         const S cp = prev[j];
         const S f = sigm(uf[j] + vf[j] * cp + bf[j]);
         const S r = sigm(ur[j] + vr[j] * cp + br[j]);
-        const S g = std::tanh(ct[j]);
+        const S g = tanh_(ct[j]);
         const S dh = ght[j];
         const S dc = gc[j] + dh * r * (S(1) - g * g);
         const S dfp = dc * (cp - ux[j]) * f * (S(1) - f);
@@ -158,7 +163,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 CFLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp-simd")
 
 
-NAME = "rnn_cli_sru_v5"
+NAME = "rnn_cli_sru_v6"
 
 
 def compiled() -> Any | None:

@@ -57,6 +57,26 @@ def test_compiled_loop_equals_the_pytorch_loop(directions, k):
     assert torch.all(h1[:, 2:, 1] == 0)  # padding gives zeros
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_large_preactivations_saturate_instead_of_turning_into_nan(dtype):
+    # The loop is built with -ffast-math, whose exp and tanh overflowed into NaN for
+    # arguments past about 44 (a training run's weights grew that large after 45 epochs
+    # of CoNLL-2003 and it stopped on a NaN loss); the PyTorch loop saturates.
+    u, xh, v, b, c0, mask = inputs(2, 4, steps=7, hidden=8, seed=2)
+    for scale in (50.0, 1e3, 1e5):
+        big = (u.detach() * scale).to(dtype).requires_grad_(True)
+        args = [t.detach().to(dtype) for t in (v, b, c0)]
+        outs = []
+        for fn in (sru_kernel.recurrence, sru_kernel.reference):
+            h, c = fn(big, None, *args, mask)
+            outs.append((h, c, torch.autograd.grad(h.sum() + c.sum(), big)[0]))
+        (h1, c1, g1), (h2, c2, g2) = outs
+        assert torch.isfinite(h1).all() and torch.isfinite(c1).all() and torch.isfinite(g1).all(), scale
+        # The values are sums of terms of the input's size: compared at that scale.
+        for ours, torchs in ((h1, h2), (c1, c2), (g1, g2)):
+            assert torch.allclose(ours, torchs, rtol=1e-4, atol=1e-5 * scale), scale
+
+
 def plain_sru(layer, x):
     """One direction of an SRU layer over a full sequence, straight from the equations."""
     hidden = layer.hidden_size
