@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from rnn_cli.data.babi import LAYOUT as BABI_LAYOUT
 from rnn_cli.data.babi import read_babi, tokenize_babi
 from rnn_cli.data.cls_detect import FASTTEXT_PREFIX, FORMATS, Detection, detect_class_format
-from rnn_cli.data.text import display_name, iter_lines
+from rnn_cli.data.text import display_name, iter_lines, quoted
 from rnn_cli.data.trees import Tree, read_conllu_trees, read_ptb_trees, tree_from_heads
 from rnn_cli.errors import ConfigError, DataFormatError
 
@@ -389,8 +389,9 @@ def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> s
     sources = {e.source for e in data.examples if e.source}
     if len(sources) > 1:  # several files read as one (`read_many`)
         name += f" and {len(sources) - 1} more file(s)"
-    unseen: dict[str, int] = {}  # label -> its first line
-    first_line, items, known_any = None, 0, False
+    unseen: dict[str, None] = {}  # the labels the model lacks, in the order met
+    first: tuple[str, int] | None = None  # the file and line of the first item with one
+    items, known_any = 0, False
     for e, labels in zip(data.examples, data.labels):
         if not multi_label and len(labels) > 1:
             raise DataFormatError(e.source or name, e.line, f"{len(labels)} labels for a single-label model")
@@ -398,18 +399,14 @@ def check_labels(data: LabelledSet, vocabs: ClassVocabs, multi_label: bool) -> s
         known_any = known_any or len(new) < len(labels)
         if new:
             items += 1
-            first_line = first_line or (e.source or name, e.line)
-            for label in new:
-                unseen.setdefault(label, e.line)
-    if not unseen:
+            first = first or (e.source or name, e.line)
+            unseen.update(dict.fromkeys(new))
+    if first is None:
         return None
+    source, line = first
     if not known_any:
-        source, line = first_line  # type: ignore[misc]
         raise DataFormatError(source, line, f"none of the gold labels occurs in the training data (the first: "
                               f"'{next(iter(unseen))}'): another label column, or another task's file?")
-    shown = ", ".join(f"'{label}'" for label in list(unseen)[:3]) + (f" and {len(unseen) - 3} more"
-                                                                     if len(unseen) > 3 else "")
-    source, line = first_line  # type: ignore[misc]
     where = f"line {line}" if source == name else f"{source}:{line}"
     return (f"{name}: {items:,} of {len(data.examples):,} items with a gold label the model was not trained on "
-            f"({shown}, first at {where}): {'never predicted' if multi_label else 'scored as wrong'}")
+            f"({quoted(list(unseen))}, first at {where}): {'never predicted' if multi_label else 'scored as wrong'}")

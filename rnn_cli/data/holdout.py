@@ -28,16 +28,17 @@ def held_out(count: int, every: int = EVERY) -> list[bool]:
 
 
 def split_holdout(items: Sequence[T], name: str, what: str, every: int = EVERY,
-                  keep: Callable[[T], bool] = lambda item: False) -> tuple[list[T], list[T]]:
-    """(training items, dev items) of `items`, one in `every` to dev (`held_out`) but those
-    `keep` says must stay in training (a label that no other training item has: a model
-    cannot learn it). Too few items for a dev set of at least one: ConfigError naming
-    `name` (the training file) and `what` (e.g. "sentences")."""
+                  keep: Callable[[T], bool] = lambda item: False,
+                  out: Sequence[bool] | None = None) -> tuple[list[T], list[T]]:
+    """(training items, dev items) of `items`, one in `every` to dev (`held_out`, or the
+    draw `out` already made) but those `keep` says must stay in training (a label that no
+    other training item has: a model cannot learn it). Too few items for a dev set of at
+    least one: ConfigError naming `name` (the training file) and `what` (e.g. "sentences")."""
     if len(items) < every:
         raise ConfigError(f"{name}: {len(items)} {what} are too few to hold out one in {every} as dev: give --dev")
     train, dev = [], []
-    for item, out in zip(items, held_out(len(items), every)):
-        (dev if out and not keep(item) else train).append(item)
+    for item, to_dev in zip(items, out if out is not None else held_out(len(items), every)):
+        (dev if to_dev and not keep(item) else train).append(item)
     if not dev:
         raise ConfigError(f"{name}: no {what} could be held out as dev (each has a label of its own): give --dev")
     return train, dev
@@ -49,7 +50,8 @@ def split_keeping_labels(items: Sequence[T], labels_of: Callable[[T], Iterable[s
     training has stays in training: a model cannot learn what it never saw."""
     out = held_out(len(items), every)
     seen = Counter(label for item, o in zip(items, out) if not o for label in labels_of(item))
-    return split_holdout(items, name, what, every, keep=lambda item: any(seen[label] == 0 for label in labels_of(item)))
+    return split_holdout(items, name, what, every, keep=lambda item: any(seen[label] == 0 for label in labels_of(item)),
+                         out=out)
 
 
 def split_labelled(data: LabelledSet, name: str, what: str, every: int = EVERY,

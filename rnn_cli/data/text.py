@@ -15,7 +15,7 @@ import select
 import sys
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from rnn_cli.errors import ConfigError, DataFormatError
@@ -33,6 +33,12 @@ _pushback: tuple[object, bytes] | None = None
 
 def display_name(path: str) -> str:
     return "<stdin>" if path == STDIN else str(path)
+
+
+def quoted(names: Sequence[str], at_most: int = 3) -> str:
+    """`'a', 'b', 'c' and 2 more`: the first `at_most` names, for a one-line message."""
+    more = f" and {len(names) - at_most} more" if len(names) > at_most else ""
+    return ", ".join(f"'{n}'" for n in names[:at_most]) + more
 
 
 def _open_binary(path: str) -> BinaryIO:

@@ -16,7 +16,7 @@ from rnn_cli.data.conll import Sentence, check_tags
 from rnn_cli.data.schemes import OUTSIDE, PLAIN, SchemeError, convert, detect_scheme, split_tag
 from rnn_cli.data.sentences import read_tagged_file
 from rnn_cli.data.tagging import TaggingVocabs, decode_tags, prediction_batches
-from rnn_cli.data.text import display_name
+from rnn_cli.data.text import display_name, quoted
 from rnn_cli.errors import ConfigError, DataFormatError
 from rnn_cli.metrics import tagging_scores
 from rnn_cli.models.scored import ScoredTagger
@@ -110,9 +110,9 @@ def unknown_tags_note(known: Collection[str], plain: bool, sentences: Sequence[S
     if not any_known:
         raise DataFormatError(name, line, f"none of the gold {what}s occurs in the model's training data (the first: "
                               f"'{first}'): another tag column, or another task's file?")
-    shown = ", ".join(f"'{k}'" for k in list(unseen)[:3]) + (f" and {len(unseen) - 3} more" if len(unseen) > 3 else "")
+    fate = "scored as wrong" if plain else "its entities are scored as missed"
     return (f"{name}: {hit:,} of {len(sentences):,} sentences with a gold {what} the model was not trained on "
-            f"({shown}, first at line {line}): {'scored as wrong' if plain else 'its entities are scored as missed'}")
+            f"({quoted(list(unseen))}, first at line {line}): {fate}")
 
 
 @dataclass
