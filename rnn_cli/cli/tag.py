@@ -82,7 +82,7 @@ def command(
     tagger = load_tagger(model, dev, quantize=None if quantize == Quantize.none else quantize.value)
     if scheme and tagger.train_scheme == PLAIN:
         raise ConfigError(f"--scheme: {model} tags a plain tag set, which has no scheme")
-    detection = detect_input_format(data, input_format, encoding)
+    detection = detect_input_format(data, input_format, encoding, is_tag=tagger.knows_tag)
     sentences = read_sentences(data, detection.format, word_column=word_column, tag_column=None, encoding=encoding,
                                layout=True)
     out_scheme = PLAIN if tagger.train_scheme == PLAIN else (scheme or tagger.scheme)

@@ -4,7 +4,7 @@ deciding which format a file or stdin holds by looking at its first lines."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from rnn_cli.data.conll import DOCSTART, Sentence, is_conllu_row, read_conll, read_conllu, read_tokenized, split_fields
@@ -40,9 +40,14 @@ class Detection:
         return f"{name}: {self.hint()}"
 
 
-def judge_lines(lines: Sequence[str], tagged: bool = False) -> Detection:
+def judge_lines(lines: Sequence[str], tagged: bool = False, is_tag: Callable[[str], bool] | None = None) -> Detection:
     """Decide between CoNLL-U, CoNLL columns and text (one sentence a line) from a
-    file's first lines. `tagged`: the file must hold tags, so text is out.
+    file's first lines. `tagged`: the file must hold tags, so text is out. `is_tag`
+    (when tagging: a tag of the model's tag set, in any scheme) settles what few lines
+    leave open: as CoNLL, a line would end in a tag column (or be tab-separated), so
+    lines of space-separated tokens none of which ends in a tag are text without doubt
+    (`echo "a sentence" | rnn-cli tag MODEL` gets no note; a last token of punctuation
+    only, as PTB's `.` tag, does not count as a tag: sentences end in one).
 
     CoNLL-U: the first line that is not blank or a `#` comment has 10 tab-separated
     fields and a CoNLL-U ID. Otherwise consecutive lines tell: every line of a CoNLL
@@ -54,6 +59,7 @@ def judge_lines(lines: Sequence[str], tagged: bool = False) -> Detection:
     equal = differ = 0  # consecutive lines (no blank line between) with the same count / another
     prev: int | None = None
     blank_between = docstart = False
+    tag_like = False  # a line of several columns, tab-separated or ending in a tag
     for line in lines:
         if line.startswith("#"):
             continue
@@ -69,6 +75,7 @@ def judge_lines(lines: Sequence[str], tagged: bool = False) -> Detection:
             equal, differ = equal + (len(fields) == prev), differ + (len(fields) != prev)
         prev = len(fields)
         counts.append(prev)
+        tag_like = tag_like or (prev > 1 and _tag_column(line, fields[-1], is_tag))
         if len(counts) >= LOOKAHEAD:
             break
     if tagged:
@@ -83,6 +90,8 @@ def judge_lines(lines: Sequence[str], tagged: bool = False) -> Detection:
         if len(counts) >= 3 and seen == len(counts) and columns >= 2:
             return Detection("conll", f"every line has {columns} columns", "text")
         why = "only one line to judge from" if len(counts) == 1 else "no two lines in a row to compare"
+        if not tag_like:
+            return Detection("text", why + ", no tag column")
         return Detection("text", why, "conll")
     agree = equal / pairs
     if differ == 0:
@@ -93,7 +102,8 @@ def judge_lines(lines: Sequence[str], tagged: bool = False) -> Detection:
         if not blank_between:  # as CoNLL, one sentence of every line so far
             if len(counts) >= LOOKAHEAD:
                 return Detection("text", f"{len(counts)} lines and no blank line between sentences")
-            return Detection("text", f"lines of {columns} tokens, no blank line between sentences", "conll")
+            why = f"lines of {columns} tokens, no blank line between sentences"
+            return Detection("text", why, "conll") if tag_like else Detection("text", why + ", no tag column")
         why = f"consecutive lines have {columns} columns"
         return Detection("conll", why) if equal >= 3 else Detection("conll", why, "text")
     why = "consecutive lines have different numbers of tokens"
@@ -104,14 +114,22 @@ def judge_lines(lines: Sequence[str], tagged: bool = False) -> Detection:
     return Detection("text", why, "conll")
 
 
-def detect_input_format(path: str, fmt: str = "auto", encoding: str = "utf-8", tagged: bool = False) -> Detection:
+def _tag_column(line: str, last: str, is_tag: Callable[[str], bool] | None) -> bool:
+    """Whether a line of several fields may be CoNLL columns: tab-separated, or its
+    `last` field a tag (any field without a tag set to ask)."""
+    return "\t" in line.strip() or is_tag is None or (any(c.isalnum() for c in last) and is_tag(last))
+
+
+def detect_input_format(path: str, fmt: str = "auto", encoding: str = "utf-8", tagged: bool = False,
+                        is_tag: Callable[[str], bool] | None = None) -> Detection:
     """The format to read `path` in: `fmt` itself unless it is "auto", else decided on
-    the file's first lines (`judge_lines`). Stdin is peeked at, not consumed."""
+    the file's first lines (`judge_lines`, `is_tag` as there). Stdin is peeked at, not
+    consumed."""
     if fmt not in FORMATS:
         raise ConfigError(f"--input-format: unknown format '{fmt}' ({', '.join(FORMATS)})")
     if fmt != "auto":
         return Detection(fmt, "--input-format")
-    return judge_lines(head_lines(path, encoding), tagged=tagged)
+    return judge_lines(head_lines(path, encoding), tagged=tagged, is_tag=is_tag)
 
 
 def read_sentences(path: str, fmt: str = "auto", word_column: int = 0, tag_column: int | None = -1,

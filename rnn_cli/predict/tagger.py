@@ -8,6 +8,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -55,6 +56,19 @@ class LoadedTagger:
         if scheme is not None and self.train_scheme == PLAIN:
             raise ValueError("this model tags a plain tag set, which has no scheme")
         return list(predict(self, items, batch_size, self.device, scheme, probs, nbest, max_length))
+
+
+    def knows_tag(self, tag: str) -> bool:
+        """Whether `tag` is one of this model's tags in any scheme (O, or a B-/I-/E-/S-
+        prefix on an entity type it was trained on; a plain tag set: the tag itself)."""
+        key = _tag_key(tag, self.train_scheme == PLAIN)
+        if key is None:
+            return tag == OUTSIDE
+        return key in self._known_keys
+
+    @cached_property
+    def _known_keys(self) -> frozenset[str]:
+        return frozenset(tag_types(self.vocabs.tags.to_list(), self.train_scheme == PLAIN))
 
 
 def load_tagger(path: str, device: torch.device, payload: dict[str, Any] | None = None,

@@ -122,8 +122,13 @@ def test_tag_text_and_ambiguous_input(models, tmp_path):
         b"The cat sat . ".split(b" ") + [b""]
     assert all(len(r.split(b"\t")) == 2 for r in rows if r) and b"\n" not in res.stdout_bytes.replace(b"\r\n", b"")
     one = run("tag", models["names"], "-", "--device", "cpu", stdin=b"Mary paid Smith .\n")
-    assert len(one.stdout.strip().splitlines()) == 4  # read as one sentence of text ...
-    assert "--input-format conll" in one.stderr  # ... saying how to read it as CoNLL instead
+    assert len(one.stdout.strip().splitlines()) == 4  # one sentence of text ...
+    assert one.stderr == ""  # ... without doubt: as CoNLL, its last column would be a tag
+    token = run("tag", models["names"], "-", "--device", "cpu", stdin=b"Mary PROPN B-NAME\n")
+    assert len(token.stdout.strip().splitlines()) == 3  # read as a sentence of text ...
+    assert "--input-format conll" in token.stderr  # ... saying how to read it as CoNLL instead
+    tabs = run("tag", models["names"], "-", "--device", "cpu", stdin=b"Mary\tpaid\n")
+    assert "--input-format conll" in tabs.stderr  # tab-separated: columns, maybe
     forced = run("tag", models["names"], "-", "--input-format", "conll", "--device", "cpu",
                  stdin=b"Mary paid Smith .\n")
     assert forced.stdout.startswith("Mary paid Smith . ") and forced.stdout.count("\n") == 1 and not forced.stderr

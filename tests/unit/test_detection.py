@@ -53,6 +53,23 @@ def test_judge_lines(text, fmt, ambiguous):
         assert other != fmt and f"use --input-format {other}" in d.note("f.txt") and d.note("f.txt").startswith("f.txt")
 
 
+@pytest.mark.parametrize("text, ambiguous", [
+    ("John Smith paid .\n", False),  # no line ends in a tag: text without doubt
+    ("John Smith paid 20 dollars\n", False),
+    ("Smith NNP B-PER\n", True),  # as CoNLL: a token, its POS and its tag
+    ("Smith\tB-ORG\n", True),  # the model does not know ORG, but tabs separate columns
+    ("John Smith paid .\n\nThe cat sat on a mat\n", False),  # no two lines in a row
+    ("John Smith paid .\n\nPeter B-PER\n", True),
+    ("John Smith paid .\nJohn Smith paid .\n", False),  # lines of 4 tokens, no blank line
+    ("He said O\nHe said O\n", True),
+])
+def test_a_taggers_tag_set_settles_what_few_lines_leave_open(text, ambiguous):
+    tags = {"O", "B-PER", "I-PER", "E-PER", "S-PER", "."}.__contains__  # a model's tags, "." as PTB's
+    d = judge_lines(text.splitlines(), is_tag=tags)
+    assert (d.format, d.ambiguous) == ("text", ambiguous), d
+    assert judge_lines(text.splitlines()).ambiguous  # without a tag set: in doubt
+
+
 def test_tagged_files_are_never_text():
     assert judge_lines(TEXT.splitlines(), tagged=True).format == "conll"
     assert judge_lines([CONLLU_ROW], tagged=True).format == "conllu"
