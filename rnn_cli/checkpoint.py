@@ -15,7 +15,7 @@ import torch
 
 from rnn_cli import __version__
 from rnn_cli.data.atomic import atomic_open
-from rnn_cli.data.vocab import PAD, UNK
+from rnn_cli.data.vocab import PAD, UNK, folds
 from rnn_cli.errors import CheckpointError
 
 FORMAT_VERSION = 1
@@ -120,6 +120,10 @@ def _check_model(name: str, payload: dict[str, Any]) -> None:
             raise damaged(f"vocabulary '{key}' is missing, empty or not a list of strings")
         if tuple(entries[: len(starts)]) != starts:
             raise damaged(f"vocabulary '{key}' does not start with {', '.join(starts)}")
+    try:
+        folds(vocab)
+    except (ValueError, TypeError) as exc:
+        raise damaged(str(exc)) from None
 
 
 ZIP_MAGIC = b"PK\x03\x04"

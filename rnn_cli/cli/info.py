@@ -26,6 +26,7 @@ def command(
 
     MODEL may be an export (rnn-cli export): its JSON is shown the same way."""
     from rnn_cli.config import to_yaml
+    from rnn_cli.data.vocab import folds
     from rnn_cli.predict import read_payload
 
     payload = read_payload(model)
@@ -45,7 +46,7 @@ def command(
         typer.echo(f"parameters: {summary['parameters']:,}")
     for name, size in summary["vocab_sizes"].items():
         typer.echo(f"vocabulary {name}: {size:,}")
-    if payload.get("vocab", {}).get("fold"):
+    if folds(payload["vocab"]):  # checked when the file was read
         typer.echo("word lookup: as written, else lowercased, else with digits as 0 (--keep-all-vectors)")
     shown = SHOWN.get(payload["task"])
     if shown is not None:

@@ -25,6 +25,7 @@ import torch
 from rnn_cli import __version__, checkpoint
 from rnn_cli.config import from_dict
 from rnn_cli.data.atomic import atomic_open
+from rnn_cli.data.vocab import folds
 from rnn_cli.errors import CheckpointError, ConfigError
 from rnn_cli.models import MODELS
 from rnn_cli.models.portable import portable
@@ -214,6 +215,10 @@ def read_export_meta(path: str) -> dict[str, Any]:
     for key in ("config", "train_config", "vocab", "decoding"):
         if not isinstance(meta.get(key), dict):
             raise CheckpointError(f"{meta_path}: damaged export description: '{key}' is missing")
+    try:
+        folds(meta["vocab"])
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{meta_path}: damaged export description: {exc}") from None
     return meta
 
 

@@ -171,6 +171,8 @@ MUTATIONS = {
     "weights-of-wrong-shape": lambda p: p.__setitem__("state_dict", {k: torch.zeros(1) for k in p["state_dict"]}),
     "metrics-none": lambda p: p.__setitem__("metrics", None),
     "unknown-task": lambda p: p.__setitem__("task", "parser"),
+    "fold-of-another-vocabulary": lambda p: p["vocab"].__setitem__("fold", ["chars"]),
+    "fold-a-string": lambda p: p["vocab"].__setitem__("fold", "words"),
 }
 
 
