@@ -260,7 +260,7 @@ def run_epochs(task: Task, opts: TrainOptions, out: str | Path, state: dict[str,
                 save_model(p.best_metrics)
         if not improved:
             p.bad_epochs += 1
-            p.lr = after_bad_epoch(opts, p.lr)
+            p.lr = after_bad_epoch(opts, p.lr, p.bad_epochs)
             p.stopped_early = bool(opts.patience and p.bad_epochs >= opts.patience)
         p.history.append(record)
         triggered = _trigger_averaging(engine, p, task, opts.nonmono)

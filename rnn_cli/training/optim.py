@@ -39,6 +39,9 @@ def epoch_lr(opts: TrainOptions, epoch: int, lr: float) -> float:
     return max(lr, opts.min_lr)
 
 
-def after_bad_epoch(opts: TrainOptions, lr: float) -> float:
-    """The lr after an epoch that did not improve the dev metric."""
-    return max(lr * opts.lr_decay, opts.min_lr) if opts.schedule == "plateau" else lr
+def after_bad_epoch(opts: TrainOptions, lr: float, bad_epochs: int) -> float:
+    """The lr after an epoch that did not improve the dev metric, the `bad_epochs`-th in
+    a row: the plateau schedule decays it after each `lr_patience` of them."""
+    if opts.schedule != "plateau" or bad_epochs % opts.lr_patience:
+        return lr
+    return max(lr * opts.lr_decay, opts.min_lr)

@@ -62,12 +62,15 @@ OPTIONS: dict[str, Option] = {
     "clip": _opt("Clip the gradient norm to this (0: off).", check=_at_least(0)),
     "schedule": _opt("Learning-rate schedule: constant; inverse-time: lr / (1 + decay-rate * epoch) (Ma & Hovy "
                      "2016); step: lr * lr-decay^(epoch - decay-start) after epoch decay-start (Zaremba et al. "
-                     "2014); plateau: lr * lr-decay after each epoch without improvement.", choices=SCHEDULES),
+                     "2014); plateau: lr * lr-decay after each epoch (each lr-patience epochs) without improvement.",
+                     choices=SCHEDULES),
     "lr_decay": _opt("step and plateau schedules: the factor the lr is multiplied by when it decays.",
                      check=((lambda v: 0.0 < v <= 1.0), "must be in (0, 1]")),
     "decay_rate": _opt("inverse-time schedule: lr / (1 + rate * epoch).", check=_at_least(0)),
     "decay_start": _opt("step schedule: epochs after this one decay the lr.", check=_at_least(0)),
     "min_lr": _opt("Never anneal below this lr.", check=_at_least(0)),
+    "lr_patience": _opt("plateau schedule: decay the lr after this many epochs in a row without improvement "
+                        "(counted again after each decay).", check=_at_least(1)),
     "patience": _opt("Stop after this many epochs without improvement on dev (0: never).", check=_at_least(0)),
     "seed": _opt("Random seed (CPU runs repeat bit for bit)."),
     "log_every": _opt("Report progress every N steps.", check=_at_least(1)),
@@ -237,6 +240,7 @@ class TrainOptions:
     decay_rate: float = 0.0
     decay_start: int = 1
     min_lr: float = 0.0
+    lr_patience: int = 1
     patience: int = 5
     seed: int = 1234
     log_every: int = 20

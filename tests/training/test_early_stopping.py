@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -131,9 +132,9 @@ def saved_epoch(path: Path) -> int:
     return torch.load(path, weights_only=True)["metrics"]["epoch"]
 
 
-def scripted_run(tmp_path: Path, train: list[float], dev: list[float]) -> list[dict]:
-    opts = TrainOptions(epochs=len(dev), optimizer="adam", lr=0.01, schedule="plateau", lr_decay=0.5, patience=2,
-                        seed=1, log_every=10)
+def scripted_run(tmp_path: Path, train: list[float], dev: list[float], **options: Any) -> list[dict]:
+    opts = TrainOptions(**{"epochs": len(dev), "optimizer": "adam", "lr": 0.01, "schedule": "plateau",
+                           "lr_decay": 0.5, "patience": 2, "seed": 1, "log_every": 10, **options})
     list(run_epochs(Scripted(train, dev).task(), opts, tmp_path / "m.pt"))
     return metrics(tmp_path / "m.pt")
 
@@ -152,6 +153,16 @@ def test_a_tie_with_a_training_loss_that_does_not_fall_counts_as_no_progress(tmp
     assert [r["epoch"] for r in records] == [1, 2, 3, 4]  # epochs 3 and 4 tie without progress: stopped
     assert [r["lr"] for r in records] == [0.01, 0.01, 0.01, 0.005]
     assert saved_epoch(tmp_path / "m.pt") == 2  # the tie with the lower loss
+
+
+@pytest.mark.parametrize("lr_patience, lrs", [
+    (1, [0.01, 0.01, 0.005, 0.0025, 0.00125, 0.000625, 0.000625]),  # halved after every epoch without progress
+    (2, [0.01, 0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025]),  # after the 2nd and 4th in a row, then counted anew
+])
+def test_the_plateau_schedule_waits_lr_patience_epochs_before_it_decays(tmp_path, lr_patience, lrs):
+    train, dev = [9, 9, 9, 9, 9, 9, 9], [0.5, 0.4, 0.3, 0.2, 0.1, 0.6, 0.5]
+    records = scripted_run(tmp_path, train, dev, patience=0, lr_patience=lr_patience)
+    assert [r["lr"] for r in records] == lrs
 
 
 def test_a_resumed_run_whose_best_model_file_went_away_says_the_file_holds_the_last_weights(tmp_path):
