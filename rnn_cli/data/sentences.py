@@ -140,13 +140,37 @@ def read_sentences(path: str, fmt: str = "auto", word_column: int = 0, tag_colum
     `tag_column` not None, are CoNLL-U or CoNLL). `layout`: see `read_conll`."""
     if tag_column is not None and tag_column == word_column and fmt in ("auto", "conll"):
         raise ConfigError(f"the word and tag columns are the same ({word_column}): choose another tag or word column")
-    fmt = detect_input_format(path, fmt, encoding, tagged=tag_column is not None).format
+    hint = None
+    if fmt == "auto":
+        lines = head_lines(path, encoding)
+        fmt = judge_lines(lines, tagged=tag_column is not None).format
+        hint = text_hint(lines) if tag_column is not None else None
+    elif fmt not in FORMATS:
+        fmt = detect_input_format(path, fmt).format  # the error naming the formats
     if fmt == "conllu":
         return read_conllu(path, tag_field=tag_field if tag_column is not None else None, encoding=encoding,
                            layout=layout)
     if fmt == "text":
         return read_tokenized(path, encoding, layout=layout)
-    return read_conll(path, word_column=word_column, tag_column=tag_column, encoding=encoding, layout=layout)
+    sentences = read_conll(path, word_column=word_column, tag_column=tag_column, encoding=encoding, layout=layout)
+    return hinted(sentences, hint) if hint else sentences
+
+
+def text_hint(lines: Sequence[str]) -> str | None:
+    """What to add to an error in a file that must hold tags but whose first `lines` read
+    as text without doubt (a sentence a line, given where tagged columns are needed)."""
+    d = judge_lines(lines)
+    if d.format != "text" or d.ambiguous or d.reason == "no sentences":
+        return None
+    return f"the file looks like {DESCRIPTIONS['text']} ({d.reason}), not CoNLL columns with tags"
+
+
+def hinted(sentences: Iterator[Sentence], hint: str) -> Iterator[Sentence]:
+    """`sentences`, an input error among them ending in `hint`."""
+    try:
+        yield from sentences
+    except DataFormatError as exc:
+        raise DataFormatError(exc.path, exc.line, f"{exc.message}; {hint}") from None
 
 
 def read_tagged_file(path: str, fmt: str = "auto", word_column: int = 0, tag_column: int = -1,

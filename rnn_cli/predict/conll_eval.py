@@ -12,8 +12,8 @@ from rnn_cli.data.conll import DOCSTART, Sentence, check_tags, read_conll, read_
 from rnn_cli.data.conlleval import read_conlleval
 from rnn_cli.data.conversion import detect_stream
 from rnn_cli.data.schemes import PLAIN, SchemeError, to_spans
-from rnn_cli.data.sentences import detect_input_format, detect_sentence_scheme
-from rnn_cli.data.text import display_name
+from rnn_cli.data.sentences import detect_input_format, detect_sentence_scheme, hinted, judge_lines, text_hint
+from rnn_cli.data.text import display_name, head_lines
 from rnn_cli.errors import ConfigError, DataFormatError
 from rnn_cli.metrics import ConllevalCounter, tagging_scores
 
@@ -24,7 +24,12 @@ def read_tags(path: str, column: Column | None = None, input_format: str = "auto
               encoding: str = "utf-8") -> Iterator[Sentence]:
     """The sentences of a tagged CoNLL or CoNLL-U file (detected unless `input_format`
     says), tagged from `column` (default: the last column; CoNLL-U: UPOS)."""
-    fmt = detect_input_format(path, input_format, encoding, tagged=True).format
+    hint = None
+    if input_format == "auto":
+        lines = head_lines(path, encoding)
+        fmt, hint = judge_lines(lines, tagged=True).format, text_hint(lines)
+    else:
+        fmt = detect_input_format(path, input_format, encoding, tagged=True).format
     if fmt == "text":
         raise ConfigError(f"{display_name(path)}: --input-format text has no tags (use conll or conllu)")
     if fmt == "conllu":
@@ -34,7 +39,8 @@ def read_tags(path: str, column: Column | None = None, input_format: str = "auto
         return read_conllu(path, column or "upos", encoding)
     if isinstance(column, str):
         raise ConfigError(f"{display_name(path)} is CoNLL columns, not CoNLL-U: give a column number, not {column}")
-    return read_conll(path, tag_column=-1 if column is None else column, encoding=encoding)
+    sentences = read_conll(path, tag_column=-1 if column is None else column, encoding=encoding)
+    return hinted(sentences, hint) if hint else sentences
 
 
 def _check_readable(s: Sentence, tags: list[str], scheme: str, path: str) -> None:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from rnn_cli.cli.app import app
 from rnn_cli.data.conll import CONLLU_COLUMNS
 from tests.conftest import SAMPLES
-from tests.inprocess import ok
+from tests.inprocess import error_line, invoke, ok
 
 SMALL = ["--epochs", "1", "--embedding-size", "16", "--hidden-size", "16", "--char-filters", "8", "--batch-size",
          "32", "--optimizer", "adam", "--lr", "0.01", "--device", "cpu"]
@@ -132,6 +132,21 @@ def test_tag_text_and_ambiguous_input(models, tmp_path):
     forced = run("tag", models["names"], "-", "--input-format", "conll", "--device", "cpu",
                  stdin=b"Mary paid Smith .\n")
     assert forced.stdout.startswith("Mary paid Smith . ") and forced.stdout.count("\n") == 1 and not forced.stderr
+
+
+def test_plain_text_where_tags_are_needed_is_called_text(models, tmp_path):
+    src = tmp_path / "sentences.txt"
+    src.write_text("John Smith paid 20 dollars .\nThe cat sat .\nIt rained .\n")
+    for argv in (("evaluate", models["names"], src), ("train-tagger", src, "-o", tmp_path / "m.pt"),
+                 ("evaluate", "--gold", src, "--pred", src)):
+        res = invoke(*argv)
+        assert res.exit_code == 2
+        line = error_line(res)
+        assert f"{src}:2: found 4 columns" in line and "the file looks like text, one sentence a line" in line
+    broken = tmp_path / "broken.conll"  # CoNLL, one line short of a column: no word of text
+    broken.write_text("John B-NAME\nSmith I-NAME\npaid\nit O\n")
+    line = error_line(invoke("evaluate", models["names"], broken))
+    assert f"{broken}:3:" in line and "looks like text" not in line
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
