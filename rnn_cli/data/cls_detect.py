@@ -32,8 +32,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from rnn_cli.data.babi import looks_like_babi
-from rnn_cli.data.text import head_lines
-from rnn_cli.errors import ConfigError
+from rnn_cli.data.sentences import judge_lines
+from rnn_cli.data.text import display_name, head_lines
+from rnn_cli.errors import ConfigError, DataFormatError
 
 FORMATS = ("auto", "tsv", "fasttext", "jsonl", "label-text", "text", "ptb-trees", "conllu", "babi")
 FASTTEXT_PREFIX = "__label__"
@@ -273,5 +274,22 @@ def detect_class_format(path: str, fmt: str = "auto", encoding: str = "utf-8", l
         return Detection("tsv", "--text-column/--label-column")
     if encoder in ONLY_FORMAT:
         return Detection(ONLY_FORMAT[encoder], f"--encoder {encoder} reads {DESCRIPTIONS[ONLY_FORMAT[encoder]]} only")
-    lines = [line for line in head_lines(path, encoding, LOOKAHEAD) if line.strip()]
-    return judge_class_lines(lines, labelled, trained, known, text_name)
+    raw = head_lines(path, encoding, LOOKAHEAD)
+    lines = [line for line in raw if line.strip()]
+    found = judge_class_lines(lines, labelled, trained, known, text_name)
+    if found.format not in ("label-text", "text") or not (why := conll_columns(raw)):
+        return found
+    if labelled:
+        raise DataFormatError(display_name(path), None, f"looks like CoNLL columns, a token a line ({why}): a "
+                              "classifier reads an item a line (TSV, fastText, JSON lines, `label text`) or "
+                              "CoNLL-U sentences with a `# label = ...` comment; to label tokens, use "
+                              f"train-tagger; to read the file anyway, {FORCE}")
+    return Detection("text", f"each line is an item, though the input looks like CoNLL columns ({why})",
+                     "a classifier reads an item a line; to label tokens, use a tagger")
+
+
+def conll_columns(lines: Sequence[str]) -> str | None:
+    """Why `lines` (blank ones included) look like CoNLL columns without doubt (a token a
+    line, as many columns on every line, blank lines between sentences), else None."""
+    judged = judge_lines(lines)
+    return judged.reason if judged.format == "conll" and not judged.ambiguous else None

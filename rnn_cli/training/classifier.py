@@ -139,9 +139,10 @@ def train_classifier(
     cfg, train_d, dev_d, test_d, vocabs, pre = _prepare(
         cfg, train, dev, test, state["vocab"] if state else None)
     multi = cfg.multi_label == "yes"
-    for d in (train_d, dev_d, test_d):
-        if d is not None and d.detection is not None and d.detection.ambiguous:
-            yield Info(d.detection.note(display_name(d.path)))
+    detected = [d.detection.note(display_name(d.path)) for d in (train_d, dev_d, test_d)
+                if d is not None and d.detection is not None and d.detection.ambiguous]
+    for note in dict.fromkeys(detected):  # once a file: a dev set held out of the training file shares its note
+        yield Info(note)
     for d in (dev_d, test_d):
         if d is not None and not cfg.regression and (note := check_labels(d, vocabs, multi)):
             yield Info(f"note: {note}")

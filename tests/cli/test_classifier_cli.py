@@ -156,3 +156,16 @@ def test_ensemble_with_word_dropout_learns_explains_and_evaluates(cli, samples, 
                                              stdin="The food was great !\n").stdout.splitlines()]
     assert sum(rows[0]["probs"].values()) == pytest.approx(1.0, abs=1e-5)
     assert sum(a["weight"] for a in rows[0]["attention"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_layout_note_is_printed_once_when_dev_is_held_out_of_the_training_file(tmp_path):
+    from tests.inprocess import ok
+
+    src = tmp_path / "items.txt"  # `label text`, too few lines for the labels to be sure
+    src.write_text("".join(f"{label} {text}\n" for label, text in
+                           [("pos", "a fine film"), ("neg", "a dull film"), ("pos", "great fun"), ("neg", "so bad"),
+                            ("pos", "lovely work"), ("neg", "awful plot"), ("pos", "very good"), ("neg", "weak")] * 2))
+    res = ok("train-classifier", src, "--epochs", "1", "--hidden-size", "8", "--embedding-size", "8",
+             "-o", tmp_path / "m.pt")
+    notes = [line for line in res.stderr.splitlines() if "read as `label text`" in line]
+    assert len(notes) == 1, res.stderr

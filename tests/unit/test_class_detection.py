@@ -190,3 +190,21 @@ def test_shared_classification_files_are_detected_as_what_they_are(name, encodin
         assert {label.split(":")[0] for label in found_labels} == {"ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"}
     else:
         assert found_labels == labels
+
+
+def test_conll_columns_are_refused_for_training_and_noted_for_prediction(tmp_path):
+    """A tagger's file handed to a classifier: every token line would be an item, its
+    first word a label (the file below read as `label text` with 9 labels before)."""
+    conll = tmp_path / "tokens.conll"
+    conll.write_text("".join(f"{w} NNP B-PER\nsaid VBD O\n{w}'s POS O\nfriend NN O\n\n"
+                             for w in ("Mary", "John", "Ann", "Bob", "Sue", "Tom", "Kim")))
+    with pytest.raises(DataFormatError, match=r"tokens.conll: looks like CoNLL columns, a token a line "
+                                              r"\(consecutive lines have 3 columns\).*use train-tagger"):
+        detect_class_format(str(conll), labelled=True)
+    assert detect_class_format(str(conll), "label-text", labelled=True).format == "label-text"  # forced: as told
+    found = detect_class_format(str(conll), labelled=False)
+    assert found.format == "text" and found.ambiguous and "looks like CoNLL columns" in found.note("f")
+    # Items of one length each, but no blank lines between groups: not CoNLL.
+    same = tmp_path / "same.txt"
+    same.write_text("".join(f"{label} a b c\n" for label in ["pos", "neg"] * 20))
+    assert detect_class_format(str(same), labelled=True).format == "label-text"
