@@ -26,6 +26,11 @@ class DataFormatError(RnnCliError):
         super().__init__(f"{where}: {message}")
 
 
+class UnreadableError(DataFormatError):
+    """Input whose bytes cannot be read as text at all (undecodable, NUL bytes, corrupt
+    gzip): whatever layout it was taken for, the layout is not the matter."""
+
+
 class ConfigError(RnnCliError):
     """A bad option value or configuration file."""
 

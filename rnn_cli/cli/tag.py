@@ -61,7 +61,7 @@ def command(
     from rnn_cli.data.schemes import PLAIN
     from rnn_cli.data.sentences import detect_input_format, read_sentences
     from rnn_cli.data.text import STDIN, display_name
-    from rnn_cli.errors import ConfigError, DataFormatError
+    from rnn_cli.errors import ConfigError, DataFormatError, UnreadableError
     from rnn_cli.predict.tagger import load_tagger, predict
     from rnn_cli.seed import select_device, set_threads
 
@@ -106,7 +106,7 @@ def command(
             sys.stdout.flush()
             count += 1
     except DataFormatError as exc:  # in its one line, the error says how the input was read, if in doubt
-        if not doubt:
+        if not doubt or isinstance(exc, UnreadableError):
             raise
         raise DataFormatError(exc.path, exc.line, f"{exc.message}; {detection.hint()}") from None
     for note in doubt:  # at the end, so that an error stays the one line on stderr

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from rnn_cli.data.conll import DOCSTART, Sentence, is_conllu_row, read_conll, read_conllu, read_tokenized, split_fields
 from rnn_cli.data.schemes import MixedTagsError, detect_scheme
 from rnn_cli.data.text import display_name, head_lines
-from rnn_cli.errors import ConfigError, DataFormatError
+from rnn_cli.errors import ConfigError, DataFormatError, UnreadableError
 
 FORMATS = ("auto", "conll", "conllu", "text")
 DESCRIPTIONS = {"conll": "CoNLL columns", "conllu": "CoNLL-U", "text": "text, one sentence a line"}
@@ -169,6 +169,8 @@ def hinted(sentences: Iterator[Sentence], hint: str) -> Iterator[Sentence]:
     """`sentences`, an input error among them ending in `hint`."""
     try:
         yield from sentences
+    except UnreadableError:
+        raise
     except DataFormatError as exc:
         raise DataFormatError(exc.path, exc.line, f"{exc.message}; {hint}") from None
 

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-from rnn_cli.errors import ConfigError, DataFormatError
+from rnn_cli.errors import ConfigError, DataFormatError, UnreadableError
 
 STDIN = "-"
 NUL = b"\x00"
@@ -100,14 +100,14 @@ def iter_raw_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, st
                     end = 1
                 raw, ending = (raw[:-end], raw[-end:].decode("ascii")) if end else (raw, "")
                 if NUL in raw:
-                    raise DataFormatError(
+                    raise UnreadableError(
                         name, lineno, f"NUL byte at column {raw.index(NUL) + 1}: binary data, or UTF-16/32 text "
                         "(rnn-cli reads UTF-8 and other ASCII-compatible encodings; see --encoding)"
                     )
                 try:
                     text = raw.decode(encoding)
                 except UnicodeDecodeError as exc:
-                    raise DataFormatError(
+                    raise UnreadableError(
                         name,
                         lineno,
                         f"cannot decode byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
@@ -115,7 +115,7 @@ def iter_raw_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, st
                     ) from None
                 yield lineno, text, ending
         except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
-            raise DataFormatError(name, lineno + 1, f"corrupt gzip data: {exc}") from None
+            raise UnreadableError(name, lineno + 1, f"corrupt gzip data: {exc}") from None
         except IsADirectoryError:
             raise DataFormatError(name, None, "is a directory, expected a file") from None
         except OSError as exc:

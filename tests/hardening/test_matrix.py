@@ -54,6 +54,7 @@ CASES: dict[str, tuple[Callable[[str], bytes], int | None, str]] = {
                                         .get(k, b"caf\xe9 time")), 2, "--encoding"),
     "nul-byte": (lambda k: _second_line(k, {"cls": b"email\tab\x00c", "conll": b"ab\x00c X O"}
                                         .get(k, b"ab\x00c")), 2, "NUL byte"),
+    "utf-16": (lambda k: GOOD[k].encode("utf-16"), 1, "UTF-16/32 text"),
 }
 
 
@@ -312,6 +313,15 @@ def test_generate_prompt_from_stdin(invoke, models, data, text):
     latin1 = invoke("generate", models["lm"], "-n", "3", "--device", "cpu", "--encoding", "latin-1",
                     stdin=b"the caf\xe9\n")
     assert latin1.exit_code == 0 and "caf\xe9" in latin1.stderr  # read, and named as an unknown word
+
+
+def test_unreadable_bytes_are_not_blamed_on_the_layout(invoke, models, tmp_path):
+    """UTF-16 text read as UTF-8: its lines look like anything; the error is the bytes',
+    not followed by how the layout was guessed ('if it is CoNLL columns, ...')."""
+    src = _write(tmp_path / "u16.txt", "John Smith paid .\nThe cat sat .\n".encode("utf-16"))
+    for argv in (("tag", models["tagger"], src), ("evaluate", models["tagger"], src)):
+        line = one_error_line(invoke(*argv))
+        assert "u16.txt:1: NUL byte" in line and "CoNLL" not in line, line
 
 
 def test_debug_shows_the_traceback(invoke, models, tmp_path):
