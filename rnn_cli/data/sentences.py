@@ -141,12 +141,10 @@ def read_sentences(path: str, fmt: str = "auto", word_column: int = 0, tag_colum
     if tag_column is not None and tag_column == word_column and fmt in ("auto", "conll"):
         raise ConfigError(f"the word and tag columns are the same ({word_column}): choose another tag or word column")
     hint = None
-    if fmt == "auto":
-        lines = head_lines(path, encoding)
-        fmt = judge_lines(lines, tagged=tag_column is not None).format
-        hint = text_hint(lines) if tag_column is not None else None
-    elif fmt not in FORMATS:
-        fmt = detect_input_format(path, fmt).format  # the error naming the formats
+    if fmt == "auto" and tag_column is not None:
+        fmt, hint = judge_tagged(path, encoding)
+    else:
+        fmt = detect_input_format(path, fmt, encoding).format
     if fmt == "conllu":
         return read_conllu(path, tag_field=tag_field if tag_column is not None else None, encoding=encoding,
                            layout=layout)
@@ -156,13 +154,16 @@ def read_sentences(path: str, fmt: str = "auto", word_column: int = 0, tag_colum
     return hinted(sentences, hint) if hint else sentences
 
 
-def text_hint(lines: Sequence[str]) -> str | None:
-    """What to add to an error in a file that must hold tags but whose first `lines` read
-    as text without doubt (a sentence a line, given where tagged columns are needed)."""
-    d = judge_lines(lines)
-    if d.format != "text" or d.ambiguous or d.reason == "no sentences":
-        return None
-    return f"the file looks like {DESCRIPTIONS['text']} ({d.reason}), not CoNLL columns with tags"
+def judge_tagged(path: str, encoding: str = "utf-8") -> tuple[str, str | None]:
+    """The format of a file that must hold tags (CoNLL-U or CoNLL), decided on its first
+    lines, and what to add to an input error in it when those lines read as text without
+    doubt (a sentence a line, given where tagged columns are needed), else None."""
+    lines = head_lines(path, encoding)
+    untagged = judge_lines(lines)
+    hint = None
+    if untagged.format == "text" and not untagged.ambiguous and untagged.reason != "no sentences":
+        hint = f"the file looks like {DESCRIPTIONS['text']} ({untagged.reason}), not CoNLL columns with tags"
+    return judge_lines(lines, tagged=True).format, hint
 
 
 def hinted(sentences: Iterator[Sentence], hint: str) -> Iterator[Sentence]:

@@ -12,8 +12,8 @@ from rnn_cli.data.conll import DOCSTART, Sentence, check_tags, read_conll, read_
 from rnn_cli.data.conlleval import read_conlleval
 from rnn_cli.data.conversion import detect_stream
 from rnn_cli.data.schemes import PLAIN, SchemeError, to_spans
-from rnn_cli.data.sentences import detect_input_format, detect_sentence_scheme, hinted, judge_lines, text_hint
-from rnn_cli.data.text import display_name, head_lines
+from rnn_cli.data.sentences import detect_input_format, detect_sentence_scheme, hinted, judge_tagged
+from rnn_cli.data.text import display_name
 from rnn_cli.errors import ConfigError, DataFormatError
 from rnn_cli.metrics import ConllevalCounter, tagging_scores
 
@@ -26,8 +26,7 @@ def read_tags(path: str, column: Column | None = None, input_format: str = "auto
     says), tagged from `column` (default: the last column; CoNLL-U: UPOS)."""
     hint = None
     if input_format == "auto":
-        lines = head_lines(path, encoding)
-        fmt, hint = judge_lines(lines, tagged=True).format, text_hint(lines)
+        fmt, hint = judge_tagged(path, encoding)
     else:
         fmt = detect_input_format(path, input_format, encoding, tagged=True).format
     if fmt == "text":

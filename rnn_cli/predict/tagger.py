@@ -57,7 +57,6 @@ class LoadedTagger:
             raise ValueError("this model tags a plain tag set, which has no scheme")
         return list(predict(self, items, batch_size, self.device, scheme, probs, nbest, max_length))
 
-
     def knows_tag(self, tag: str) -> bool:
         """Whether `tag` is one of this model's tags in any scheme (O, or a B-/I-/E-/S-
         prefix on an entity type it was trained on; a plain tag set: the tag itself)."""
