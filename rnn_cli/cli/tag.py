@@ -59,9 +59,9 @@ def command(
     """
     from rnn_cli.cli._tag_format import FORMATS, WRITE_FIELDS, write_prediction, write_rest
     from rnn_cli.data.schemes import PLAIN
-    from rnn_cli.data.sentences import detect_input_format, read_sentences
+    from rnn_cli.data.sentences import detect_input_format, hinted, read_sentences
     from rnn_cli.data.text import STDIN, display_name
-    from rnn_cli.errors import ConfigError, DataFormatError, UnreadableError
+    from rnn_cli.errors import ConfigError, DataFormatError
     from rnn_cli.predict.tagger import load_tagger, predict
     from rnn_cli.seed import select_device, set_threads
 
@@ -85,11 +85,12 @@ def command(
     detection = detect_input_format(data, input_format, encoding, is_tag=tagger.knows_tag)
     sentences = read_sentences(data, detection.format, word_column=word_column, tag_column=None, encoding=encoding,
                                layout=True)
+    if detection.ambiguous:  # in its one line, an input error says how the input was read
+        sentences = hinted(sentences, detection.hint())
     out_scheme = PLAIN if tagger.train_scheme == PLAIN else (scheme or tagger.scheme)
     field = write_field or (tagger.config.get("tag_field", "upos") if tagger.train_scheme == PLAIN else "misc")
     notes = SplitNotes(display_name(data), max_length)
     rest: list[Sentence] = []  # the lines after the last sentence come as an empty sentence
-    doubt = [detection.note(display_name(data))] if detection.ambiguous else []
 
     def words(items: Iterable[Sentence]) -> Iterator[Sentence]:
         for s in items:
@@ -99,18 +100,13 @@ def command(
                 rest.append(s)
 
     count = 0
-    try:
-        for p in predict(tagger, words(sentences), batch_size, dev, scheme or None,
-                         probs=probs, nbest=nbest, max_length=max_length, on_split=notes):
-            write_prediction(p, output_format, sys.stdout, out_scheme, field)
-            sys.stdout.flush()
-            count += 1
-    except DataFormatError as exc:  # in its one line, the error says how the input was read, if in doubt
-        if not doubt or isinstance(exc, UnreadableError):
-            raise
-        raise DataFormatError(exc.path, exc.line, f"{exc.message}; {detection.hint()}") from None
-    for note in doubt:  # at the end, so that an error stays the one line on stderr
-        warn(note)
+    for p in predict(tagger, words(sentences), batch_size, dev, scheme or None,
+                     probs=probs, nbest=nbest, max_length=max_length, on_split=notes):
+        write_prediction(p, output_format, sys.stdout, out_scheme, field)
+        sys.stdout.flush()
+        count += 1
+    if detection.ambiguous:  # at the end, so that an error stays the one line on stderr
+        warn(detection.note(display_name(data)))
     notes.close()
     if count == 0 and data != STDIN:
         raise DataFormatError(display_name(data), None, "file is empty (no sentences)")

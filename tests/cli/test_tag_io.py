@@ -134,6 +134,15 @@ def test_tag_text_and_ambiguous_input(models, tmp_path):
     assert forced.stdout.startswith("Mary paid Smith . ") and forced.stdout.count("\n") == 1 and not forced.stderr
 
 
+def test_an_input_error_in_doubtful_input_says_how_the_input_was_read(models, tmp_path):
+    conll = "EU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\nPeter NNP I-NP I-PER\nBlackburn NNP I-NP I-PER\n\n"
+    src = tmp_path / "in.conll"  # CoNLL with one malformed line: read as CoNLL, in doubt
+    src.write_text(conll * 8 + "one bad line\n" + conll)
+    line = error_line(invoke("tag", models["names"], src, "--device", "cpu"))
+    assert f"{src}:50: found 4 columns" in line and line.endswith("if it is text, one sentence a line, use "
+                                                                 "--input-format text")
+
+
 def test_plain_text_where_tags_are_needed_is_called_text(models, tmp_path):
     src = tmp_path / "sentences.txt"
     src.write_text("John Smith paid 20 dollars .\nThe cat sat .\nIt rained .\n")
