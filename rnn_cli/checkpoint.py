@@ -122,7 +122,7 @@ def _check_model(name: str, payload: dict[str, Any]) -> None:
             raise damaged(f"vocabulary '{key}' does not start with {', '.join(starts)}")
     try:
         folds(vocab)
-    except (ValueError, TypeError) as exc:
+    except ValueError as exc:
         raise damaged(str(exc)) from None
 
 

@@ -87,7 +87,7 @@ FOLD_KEY = "fold"  # in a model's vocabulary dict: ["words"] when its word vocab
 
 def folds(data: dict[str, Sequence[str]] | Any) -> bool:
     """Whether a stored vocabulary dict says its words fold (`Vocab(fold=True)`)."""
-    value = list(data.get(FOLD_KEY, ()))
-    if value not in ([], ["words"]):
+    value = data.get(FOLD_KEY, [])
+    if value not in ([], ["words"]):  # a list as stored (a string or a number is a damaged file)
         raise ValueError(f"invalid vocabulary: '{FOLD_KEY}' must be [] or ['words'], not {value!r}")
     return bool(value)

@@ -217,7 +217,7 @@ def read_export_meta(path: str) -> dict[str, Any]:
             raise CheckpointError(f"{meta_path}: damaged export description: '{key}' is missing")
     try:
         folds(meta["vocab"])
-    except (ValueError, TypeError) as exc:
+    except ValueError as exc:
         raise CheckpointError(f"{meta_path}: damaged export description: {exc}") from None
     return meta
 
