@@ -140,11 +140,10 @@ def read_sentences(path: str, fmt: str = "auto", word_column: int = 0, tag_colum
     `tag_column` not None, are CoNLL-U or CoNLL). `layout`: see `read_conll`."""
     if tag_column is not None and tag_column == word_column and fmt in ("auto", "conll"):
         raise ConfigError(f"the word and tag columns are the same ({word_column}): choose another tag or word column")
-    hint = None
-    if fmt == "auto" and tag_column is not None:
-        fmt, hint = judge_tagged(path, encoding)
+    if tag_column is not None:
+        fmt, hint = judge_tagged(path, fmt, encoding)
     else:
-        fmt = detect_input_format(path, fmt, encoding).format
+        fmt, hint = detect_input_format(path, fmt, encoding).format, None
     if fmt == "conllu":
         return read_conllu(path, tag_field=tag_field if tag_column is not None else None, encoding=encoding,
                            layout=layout)
@@ -154,10 +153,13 @@ def read_sentences(path: str, fmt: str = "auto", word_column: int = 0, tag_colum
     return hinted(sentences, hint) if hint else sentences
 
 
-def judge_tagged(path: str, encoding: str = "utf-8") -> tuple[str, str | None]:
-    """The format of a file that must hold tags (CoNLL-U or CoNLL), decided on its first
-    lines, and what to add to an input error in it when those lines read as text without
-    doubt (a sentence a line, given where tagged columns are needed), else None."""
+def judge_tagged(path: str, fmt: str = "auto", encoding: str = "utf-8") -> tuple[str, str | None]:
+    """The format of a file that must hold tags: `fmt` unless it is "auto", else CoNLL-U or
+    CoNLL decided on its first lines, and then what to add to an input error in it when
+    those lines read as text without doubt (a sentence a line, given where tagged columns
+    are needed), else None."""
+    if fmt != "auto":
+        return detect_input_format(path, fmt, encoding, tagged=True).format, None
     lines = head_lines(path, encoding)
     untagged = judge_lines(lines)
     hint = None

@@ -12,7 +12,7 @@ from rnn_cli.data.conll import DOCSTART, Sentence, check_tags, read_conll, read_
 from rnn_cli.data.conlleval import read_conlleval
 from rnn_cli.data.conversion import detect_stream
 from rnn_cli.data.schemes import PLAIN, SchemeError, to_spans
-from rnn_cli.data.sentences import detect_input_format, detect_sentence_scheme, hinted, judge_tagged
+from rnn_cli.data.sentences import detect_sentence_scheme, hinted, judge_tagged
 from rnn_cli.data.text import display_name
 from rnn_cli.errors import ConfigError, DataFormatError
 from rnn_cli.metrics import ConllevalCounter, tagging_scores
@@ -24,11 +24,7 @@ def read_tags(path: str, column: Column | None = None, input_format: str = "auto
               encoding: str = "utf-8") -> Iterator[Sentence]:
     """The sentences of a tagged CoNLL or CoNLL-U file (detected unless `input_format`
     says), tagged from `column` (default: the last column; CoNLL-U: UPOS)."""
-    hint = None
-    if input_format == "auto":
-        fmt, hint = judge_tagged(path, encoding)
-    else:
-        fmt = detect_input_format(path, input_format, encoding, tagged=True).format
+    fmt, hint = judge_tagged(path, input_format, encoding)
     if fmt == "text":
         raise ConfigError(f"{display_name(path)}: --input-format text has no tags (use conll or conllu)")
     if fmt == "conllu":
