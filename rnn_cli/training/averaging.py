@@ -86,4 +86,7 @@ class Averager:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.start, self.count = state["start"], int(state["count"])
-        self.averages = [a.to(p.device) for a, p in zip(state["averages"], self.params, strict=True)]
+        averages = state["averages"]  # empty until the first averaged step
+        if not averages and self.count:
+            raise ValueError(f"the training state averaged {self.count} step(s) but holds no averages")
+        self.averages = [a.to(p.device) for a, p in zip(averages, self.params, strict=True)] if averages else []

@@ -178,6 +178,26 @@ def test_toy_run_stopped_after_the_trigger_resumes_bit_for_bit(tmp_path):
     assert all(torch.equal(ma[k], mb[k]) for k in ma)
 
 
+def test_toy_run_stopped_before_the_trigger_resumes_bit_for_bit(tmp_path):
+    # The state holds no averages yet: resuming it failed (zip of [] with the parameters).
+    full, cut = tmp_path / "full.pt", tmp_path / "cut.pt"
+    list(run_epochs(Toy(SCORES).task(), options(epochs=7), full))
+    steps = {"n": 0}
+
+    def stop() -> bool:
+        steps["n"] += 1
+        return steps["n"] == 12  # mid epoch 3, long before the trigger (step 26)
+    assert list(run_epochs(Toy(SCORES).task(), options(epochs=7), cut, should_stop=stop))[-1].interrupted
+    state = checkpoint.load(state_path(cut), task="tagger", kind="train-state")
+    assert state["averaging"] == {"start": None, "count": 0, "averages": []}
+    list(run_epochs(Toy(SCORES[2:], seed=99).task(), options(epochs=7), cut, state=state))
+    a = checkpoint.load(state_path(full), task="tagger", kind="train-state")
+    b = checkpoint.load(state_path(cut), task="tagger", kind="train-state")
+    assert all(torch.equal(a["model_state"][k], b["model_state"][k]) for k in a["model_state"])
+    assert a["averaging"]["start"] == b["averaging"]["start"] == TRIGGER_STEP
+    assert all(torch.equal(x, y) for x, y in zip(a["averaging"]["averages"], b["averaging"]["averages"], strict=True))
+
+
 LM_EPOCHS = 5
 
 
