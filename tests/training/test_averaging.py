@@ -155,47 +155,47 @@ def test_sgd_without_momentum_until_and_after_the_trigger(tmp_path):
     assert state["averaging"] == {"start": None, "count": 0, "averages": []}
 
 
-def test_toy_run_stopped_after_the_trigger_resumes_bit_for_bit(tmp_path):
+def stopped_run(tmp_path: Path, step: int) -> tuple[Path, Path, dict]:
+    """An uninterrupted run of 7 epochs, and the same run stopped after `step` steps:
+    the two model paths and the stopped run's training state."""
     full, cut = tmp_path / "full.pt", tmp_path / "cut.pt"
     list(run_epochs(Toy(SCORES).task(), options(epochs=7), full))
     steps = {"n": 0}
 
     def stop() -> bool:
         steps["n"] += 1
-        return steps["n"] == 28  # mid epoch 6, with the average of steps 26-28
-    events = list(run_epochs(Toy(SCORES).task(), options(epochs=7), cut, should_stop=stop))
-    assert events[-1].interrupted
-    resumed = Toy(SCORES[5:], seed=99)  # other initial weights: the state must overwrite them
-    state = checkpoint.load(state_path(cut), task="tagger", kind="train-state")
-    assert state["averaging"]["count"] == 3
-    list(run_epochs(resumed.task(), options(epochs=7), cut, state=state))
+        return steps["n"] == step
+    assert list(run_epochs(Toy(SCORES).task(), options(epochs=7), cut, should_stop=stop))[-1].interrupted
+    return full, cut, checkpoint.load(state_path(cut), task="tagger", kind="train-state")
+
+
+def resumed_like_uninterrupted(full: Path, cut: Path) -> dict:
+    """Both runs' final training states hold the same weights; the state of `full`."""
     a = checkpoint.load(state_path(full), task="tagger", kind="train-state")
     b = checkpoint.load(state_path(cut), task="tagger", kind="train-state")
     assert all(torch.equal(a["model_state"][k], b["model_state"][k]) for k in a["model_state"])
-    assert a["averaging"]["count"] == b["averaging"]["count"] == 10  # steps 26-35
-    assert all(torch.equal(x, y) for x, y in zip(a["averaging"]["averages"], b["averaging"]["averages"]))
+    assert a["averaging"]["start"] == b["averaging"]["start"] == TRIGGER_STEP
+    assert a["averaging"]["count"] == b["averaging"]["count"]
+    assert all(torch.equal(x, y) for x, y in zip(a["averaging"]["averages"], b["averaging"]["averages"], strict=True))
+    return a
+
+
+def test_toy_run_stopped_after_the_trigger_resumes_bit_for_bit(tmp_path):
+    full, cut, state = stopped_run(tmp_path, 28)  # mid epoch 6, with the average of steps 26-28
+    assert state["averaging"]["count"] == 3
+    resumed = Toy(SCORES[5:], seed=99)  # other initial weights: the state must overwrite them
+    list(run_epochs(resumed.task(), options(epochs=7), cut, state=state))
+    assert resumed_like_uninterrupted(full, cut)["averaging"]["count"] == 10  # steps 26-35
     ma, mb = (torch.load(out, weights_only=True)["state_dict"] for out in (full, cut))
     assert all(torch.equal(ma[k], mb[k]) for k in ma)
 
 
 def test_toy_run_stopped_before_the_trigger_resumes_bit_for_bit(tmp_path):
     # The state holds no averages yet: resuming it failed (zip of [] with the parameters).
-    full, cut = tmp_path / "full.pt", tmp_path / "cut.pt"
-    list(run_epochs(Toy(SCORES).task(), options(epochs=7), full))
-    steps = {"n": 0}
-
-    def stop() -> bool:
-        steps["n"] += 1
-        return steps["n"] == 12  # mid epoch 3, long before the trigger (step 26)
-    assert list(run_epochs(Toy(SCORES).task(), options(epochs=7), cut, should_stop=stop))[-1].interrupted
-    state = checkpoint.load(state_path(cut), task="tagger", kind="train-state")
+    full, cut, state = stopped_run(tmp_path, 12)  # mid epoch 3, long before the trigger (step 26)
     assert state["averaging"] == {"start": None, "count": 0, "averages": []}
     list(run_epochs(Toy(SCORES[2:], seed=99).task(), options(epochs=7), cut, state=state))
-    a = checkpoint.load(state_path(full), task="tagger", kind="train-state")
-    b = checkpoint.load(state_path(cut), task="tagger", kind="train-state")
-    assert all(torch.equal(a["model_state"][k], b["model_state"][k]) for k in a["model_state"])
-    assert a["averaging"]["start"] == b["averaging"]["start"] == TRIGGER_STEP
-    assert all(torch.equal(x, y) for x, y in zip(a["averaging"]["averages"], b["averaging"]["averages"], strict=True))
+    resumed_like_uninterrupted(full, cut)
 
 
 LM_EPOCHS = 5
