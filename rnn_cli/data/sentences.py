@@ -54,12 +54,19 @@ def judge_lines(lines: Sequence[str], tagged: bool = False, is_tag: Callable[[st
     sentence has as many columns as the one before it (a pair that differs is a
     malformed line), while consecutive lines of text seldom hold as many tokens. Few
     lines, one-token lines, or one or two differing pairs among many equal ones leave
-    both plausible: the choice is then marked ambiguous, `alternative` the other."""
+    both plausible: the choice is then marked ambiguous, `alternative` the other.
+    Lines of as many columns each with no blank line between (a CoNLL sentence, or a
+    list of short texts) are CoNLL when, on three or more lines, every last field reads
+    as a tag of some tag set (`O`, `B-NP`, `NNP`; not only the model's: CoNLL-2000 chunks
+    given to a named-entity tagger, which adds its column): a text's lines do not all
+    end so. On two lines, both ending in a chunk or entity tag, CoNLL is in doubt."""
     counts: list[int] = []  # the column counts of the lines judged
     equal = differ = 0  # consecutive lines (no blank line between) with the same count / another
     prev: int | None = None
     blank_between = docstart = False
     tag_like = False  # a line of several columns, tab-separated or ending in a tag
+    tag_ended: list[str] = []  # per line: "tag" (O, B-X, ...), "caps" (NNP, PROPN, ...) or "" (neither)
+    lowercase = False  # a line's first field has a lowercase letter (the text is not all capitals)
     for line in lines:
         if line.startswith("#"):
             continue
@@ -76,6 +83,8 @@ def judge_lines(lines: Sequence[str], tagged: bool = False, is_tag: Callable[[st
         prev = len(fields)
         counts.append(prev)
         tag_like = tag_like or (prev > 1 and _tag_column(line, fields[-1], is_tag))
+        tag_ended.append(_tag_shape(fields[-1]) if prev > 1 else "")
+        lowercase = lowercase or any(c.islower() for c in fields[0])
         if len(counts) >= LOOKAHEAD:
             break
     if tagged:
@@ -100,6 +109,11 @@ def judge_lines(lines: Sequence[str], tagged: bool = False, is_tag: Callable[[st
                 return Detection("conll", "one token a line, blank lines between sentences", "text")
             return Detection("text", "one token a line, no blank line between sentences", "conll")
         if not blank_between:  # as CoNLL, one sentence of every line so far
+            why = f"consecutive lines have {columns} columns, each ending in a tag"
+            if len(counts) >= 3 and all(tag_ended) and ("tag" in tag_ended or lowercase):
+                return Detection("conll", why)
+            if all(shape == "tag" for shape in tag_ended):  # two lines
+                return Detection("conll", why, "text")
             if len(counts) >= LOOKAHEAD:
                 return Detection("text", f"{len(counts)} lines and no blank line between sentences")
             why = f"lines of {columns} tokens, no blank line between sentences"
@@ -114,10 +128,23 @@ def judge_lines(lines: Sequence[str], tagged: bool = False, is_tag: Callable[[st
     return Detection("text", why, "conll")
 
 
+def _tag_shape(field: str) -> str:
+    """"tag" for a field shaped as a chunk or entity tag of any scheme (`O`, `B-NP`,
+    `I-PER`, `S-LOC`, `B-person`), "caps" for one of capitals (POS tags as `NNP`, `PRP$`, `PROPN`),
+    else ""."""
+    prefixed = len(field) > 2 and field[0] in "BIESLU" and field[1] == "-"
+    if field == "O" or (prefixed and any(c.isalpha() for c in field[2:])):
+        return "tag"
+    letters = [c for c in field if c.isalpha()]
+    return "caps" if letters and all(c.isupper() for c in letters) and len(field) <= 10 else ""
+
+
 def _tag_column(line: str, last: str, is_tag: Callable[[str], bool] | None) -> bool:
     """Whether a line of several fields may be CoNLL columns: tab-separated, or its
-    `last` field a tag (any field without a tag set to ask)."""
-    return "\t" in line.strip() or is_tag is None or (any(c.isalnum() for c in last) and is_tag(last))
+    `last` field a tag (any field without a tag set to ask; of the model's tag set, or
+    shaped as a chunk or entity tag of any)."""
+    return ("\t" in line.strip() or is_tag is None or _tag_shape(last) == "tag"
+            or (any(c.isalnum() for c in last) and is_tag(last)))
 
 
 def detect_input_format(path: str, fmt: str = "auto", encoding: str = "utf-8", tagged: bool = False,

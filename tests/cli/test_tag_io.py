@@ -87,6 +87,17 @@ def test_tag_on_a_real_pipe(cli, models, tmp_path):
     assert len(out.splitlines()) == len(text.splitlines())
 
 
+def test_one_conll_sentence_of_other_tags_on_a_pipe_gets_a_column(cli, models):
+    """`head -n 20 chunks.conll | rnn-cli tag NER_MODEL`: one sentence with no blank line
+    yet, its last column chunk tags the model does not know, is CoNLL (it was tagged as
+    20 sentences of text, 3 tokens each, without a word on stderr)."""
+    text = "Rockwell NNP B-NP\nInternational NNP I-NP\nCorp. NNP I-NP\n's POS B-NP\nTulsa NNP I-NP\nunit NN I-NP\n"
+    res = cli("tag", str(models["names"]), "--device", "cpu", stdin=text.encode())
+    assert res.returncode == 0 and res.stderr == b"", res.stderr.decode()
+    out = res.stdout.decode()
+    assert _drop_last_column(out) == text and len(out.splitlines()) == 6
+
+
 def test_tag_conllu_writes_the_tag_into_a_field(cli, models, tmp_path):
     src = tmp_path / "in.conllu"
     src.write_text(EWT)

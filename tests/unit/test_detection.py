@@ -44,6 +44,16 @@ TEXT = "John Smith paid 20 dollars .\nThe cat sat .\nIt was raining again when w
     ("a b\nc d\n\ne f\n", "conll", True),  # too few pairs to be sure
     (CONLL * 8 + "one bad line\n" + CONLL, "conll", True),  # CoNLL with a malformed line, read as CoNLL
     ("", "text", False),
+    # One CoNLL sentence (no blank line yet), its last column tags of some tag set:
+    ("Rockwell NNP B-NP\nInternational NNP I-NP\nCorp. NNP I-NP\n's POS B-NP\n", "conll", False),
+    ("I PRP\nam VBP\nhere RB\n", "conll", False),  # POS tags only
+    ("@paul O\nmet O\nLisa B-person\n", "conll", False),
+    ("Rockwell NNP B-NP\nInternational NNP I-NP\n" * 60, "conll", False),  # beyond the look-ahead
+    # ... but not lines that merely have as many words:
+    ("New York\nLos Angeles\nSan Francisco\n", "text", True),
+    ("NEW YORK\nLOS ANGELES\nSAN FRANCISCO\n", "text", True),  # capitals, but the words too
+    ("I saw .\nHe ran .\nWe ate .\n", "text", True),
+    ("Confidence NN B-NP\nin IN B-PP\n", "conll", True),  # two lines: CoNLL, in doubt
 ])
 def test_judge_lines(text, fmt, ambiguous):
     d = judge_lines(text.splitlines())
@@ -61,7 +71,8 @@ def test_judge_lines(text, fmt, ambiguous):
     ("John Smith paid .\n\nThe cat sat on a mat\n", False),  # no two lines in a row
     ("John Smith paid .\n\nPeter B-PER\n", True),
     ("John Smith paid .\nJohn Smith paid .\n", False),  # lines of 4 tokens, no blank line
-    ("He said O\nHe said O\n", True),
+    ("He said O\n", True),
+    ("Smith NNP B-ORG\n", True),  # a tag of another tag set (the model's has no ORG)
 ])
 def test_a_taggers_tag_set_settles_what_few_lines_leave_open(text, ambiguous):
     tags = {"O", "B-PER", "I-PER", "E-PER", "S-PER", "."}.__contains__  # a model's tags, "." as PTB's
