@@ -99,6 +99,8 @@ def read_examples(path: str, fmt: str = "auto", text_column: str | None = None, 
         detection = detect_class_format(path, fmt, encoding, labels == "required", text_column=text_column,
                                         label_column=label_column)
         fmt = detection.format
+    if detection is not None and detection.label_column is not None and text_column is None and label_column is None:
+        text_column, label_column = detection.text_column, detection.label_column  # text<TAB>label, judged
     if fmt in ("ptb-trees", "conllu"):
         yield from _read_trees(path, fmt, encoding, labels)
         return

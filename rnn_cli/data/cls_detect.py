@@ -59,14 +59,16 @@ FORCE = "choose the format with --input-format (tsv, fasttext, jsonl, label-text
 class Detection:
     """The layout chosen for an input and why. `hint`: how to force the other plausible
     reading, set when the choice was a guess; `text_column`: set for unlabelled TSV read
-    as columns (a 0-based index or a header name), whose columns are all kept;
-    `pair_column`: with it, the column of a pair's second text."""
+    as columns (a 0-based index or a header name), whose columns are all kept, and with
+    `label_column` for labelled TSV whose label is not the first column; `pair_column`:
+    with it, the column of a pair's second text."""
 
     format: str
     reason: str
     hint: str = ""
     text_column: str | None = None
     pair_column: str | None = None  # a pair model's second text, when chosen for this input
+    label_column: str | None = None  # labelled TSV: the label's column, when not label<TAB>text
 
     @property
     def ambiguous(self) -> bool:
@@ -74,6 +76,9 @@ class Detection:
 
     @property
     def description(self) -> str:
+        if self.label_column is not None:
+            return f"TSV, the text in column {_named(self.text_column)} and the label in column " \
+                f"{_named(self.label_column)}"
         if self.text_column is not None:
             what = f"column {self.text_column}" if self.text_column.isdigit() else f"column '{self.text_column}'"
             return f"{DESCRIPTIONS['columns']}, classifying {what}"
@@ -134,8 +139,10 @@ def _judge_tsv(lines: Sequence[str], labelled: bool, trained: str | None, known:
     header = set(rows[0])
     widths = {len(r) for r in rows}
     if labelled:
-        if {"text", "label"} <= header or widths != {len(rows[0])} or len(rows[0]) == 2:
+        if {"text", "label"} <= header or widths != {len(rows[0])}:
             return Detection("tsv", "tab-separated columns")
+        if len(rows[0]) == 2:
+            return _two_columns(rows)
         # Three or more columns on every line, none named: which is the label?
         return Detection("text", f"{len(rows[0])} tab-separated columns on every line and no header naming "
                          "'text' and 'label'", "name them with --text-column and --label-column")
@@ -156,6 +163,42 @@ def _judge_tsv(lines: Sequence[str], labelled: bool, trained: str | None, known:
         return Detection("tsv", f"a header row; column '{rows[0][best]}' holds the most words", hint,
                          text_column=rows[0][best])
     return Detection("tsv", f"column {best} holds the most words", hint, text_column=str(best))
+
+
+def _named(column: str | None) -> str:
+    return str(column) if column is None or column.isdigit() else f"'{column}'"
+
+
+def _two_columns(rows: Sequence[Sequence[str]]) -> Detection:
+    """Labelled TSV of two columns: label<TAB>text, unless a header row names the
+    other column `label`, or the second column holds single words from a small set
+    beside longer texts in the first (text<TAB>label, as GLUE's files, with or without
+    a header row)."""
+    first = [f.strip() for f in rows[0]]
+    named = [j for j, f in enumerate(first) if f.lower() == "label"]
+    if len(named) == 1 and len(first[1 - named[0]].split()) == 1:
+        label = named[0]
+        return Detection("tsv", f"a header row names column {label} '{first[label]}'",
+                         text_column=first[1 - label], label_column=first[label])
+
+    def label_like(j: int, body: Sequence[Sequence[str]]) -> bool:
+        values = [r[j].strip() for r in body]
+        few = len(set(values)) <= max(2, len(values) // 2) or len(values) < 20  # few lines: words alone tell
+        return all(len(v.split()) == 1 for v in values) and few
+
+    def words(j: int, body: Sequence[Sequence[str]]) -> float:
+        return sum(len(r[j].split()) for r in body) / len(body)
+
+    body = rows[1:] if len(rows) >= 3 else rows
+    if body is not rows and label_like(1, body) and not label_like(0, body) and words(0, body) >= 2 \
+            and first[1] not in {r[1].strip() for r in body} and len(first[0].split()) == 1:
+        return Detection("tsv", "a header row, then texts in the first column and labels (single words from a "
+                         "small set) in the second", text_column=first[0], label_column=first[1])
+    if label_like(1, rows) and not label_like(0, rows) and words(0, rows) > words(1, rows):
+        hint = "" if len(rows) >= 20 else "if the first column is the label, use --label-column 0 --text-column 1"
+        return Detection("tsv", "the second column holds single words from a small set (labels), the first "
+                         "longer texts", hint, text_column="0", label_column="1")
+    return Detection("tsv", "tab-separated columns")
 
 
 def _is_number(field: str) -> bool:

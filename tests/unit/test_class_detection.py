@@ -142,6 +142,43 @@ def test_labelled_tsv_of_many_unnamed_columns_is_refused_until_they_are_named(tm
         list(read_examples(str(path), text_column="a", label_column="class"))
 
 
+def text_tab_label(header: str = "", n: int = 120, label=lambda g: g) -> str:
+    """The genre items as text<TAB>label lines (GLUE's layout), under `header` if given."""
+    return header + "".join(f"{t}\t{label(g)}\n" for g, t in genre_items(n))
+
+
+@pytest.mark.parametrize("name, text, columns, note", [
+    ("no header", text_tab_label(), ("0", "1"), False),
+    ("GLUE's header, numeric labels", text_tab_label("sentence\tlabel\n", label=lambda g: len(g) % 3),
+     ("sentence", "label"), False),
+    ("a header of other names", text_tab_label("review\tgenre\n"), ("review", "genre"), False),
+    ("few lines", text_tab_label(n=8), ("0", "1"), True),
+])
+def test_labelled_tsv_with_the_label_second_is_read_so(tmp_path, name, text, columns, note):
+    # Read as label<TAB>text, every text was a label (and a header row an item).
+    path = tmp_path / "train.tsv"
+    path.write_text(text, encoding="utf-8")
+    found = detect_class_format(str(path))
+    assert (found.format, found.text_column, found.label_column, found.ambiguous) == ("tsv", *columns, note), found
+    items = list(read_examples(str(path)))
+    expected = genre_items(len(items))
+    assert [e.text for e in items] == [t for _, t in expected]
+    assert len({e.labels[0] for e in items}) <= 5
+    if note:
+        assert "use --label-column 0 --text-column 1" in found.note("f")
+
+
+def test_labelled_tsv_of_two_columns_stays_label_first_unless_the_second_looks_like_labels(tmp_path):
+    for text in ("".join(f"{g}\t{t}\n" for g, t in genre_items()),  # label<TAB>text
+                 "pos\tgood\nneg\tbad\npos\tfine\n",  # single words on both sides: as ever
+                 "label\tsentence\n" + "".join(f"{g}\t{t}\n" for g, t in genre_items())):  # a header, label first
+        path = tmp_path / "train.tsv"
+        path.write_text(text, encoding="utf-8")
+        items = list(read_examples(str(path)))
+        assert all(e.labels[0] in {"pos", "neg"} or e.labels[0] in {g for g, _ in genre_items()} for e in items)
+        assert items[0].text != "sentence"
+
+
 def test_unknown_format_names_the_option():
     with pytest.raises(ConfigError, match="--input-format: unknown format 'xml'"):
         detect_class_format("-", "xml")
