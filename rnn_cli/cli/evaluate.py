@@ -41,10 +41,11 @@ def command(
                                      help="auto, conll, conllu, text; for classifiers: "
                                      "auto, tsv, fasttext, jsonl, label-text, text, ptb-trees, conllu"),
     text_column: Optional[str] = typer.Option(None, "--text-column", metavar="COLUMN", help="Classifiers, TSV: the "
-                                              "text column, by header name or 0-based index (default: as in "
-                                              "training)."),
+                                              "text column, by header name or 0-based index; JSON lines: its key "
+                                              "(default: as in training)."),
     label_column: Optional[str] = typer.Option(None, "--label-column", metavar="COLUMN", help="Classifiers, TSV: "
-                                               "the gold label column, by header name or 0-based index."),
+                                               "the gold label column, by header name or 0-based index; JSON lines: "
+                                               "its key."),
     output_format: str = typer.Option("text", "--format", metavar="text|json|conlleval",
                                       help="text (a table on a terminal, tab-separated lines "
                                       "in a pipe), json, or conlleval (taggers: the conlleval script's report)."),

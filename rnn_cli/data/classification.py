@@ -130,8 +130,9 @@ def read_examples(path: str, fmt: str = "auto", text_column: str | None = None, 
                 raise DataFormatError(name, n, "no label: a fastText line starts with __label__<name>")
             yield Example(" ".join(words[len(tags):]), (found or None) if want else None, n)
     elif fmt == "jsonl":
+        keys = JsonKeys.of(text_column, label_column, pair_column)
         for n, line in rows:
-            yield _json_example(name, n, line, labels)
+            yield _json_example(name, n, line, labels, keys)
     elif fmt == "label-text":
         for n, line in rows:
             label, text = (line.split(None, 1) + [""])[:2]
@@ -234,7 +235,22 @@ def _read_label_tab_text(name: str, rows: Iterator[tuple[int, str]], labels: str
         yield Example(text, [label] if label and labels != "ignore" else None, n)
 
 
-def _json_example(name: str, n: int, line: str, labels: str) -> Example:
+@dataclass(frozen=True)
+class JsonKeys:
+    """The keys of a JSON line: the text, the label (None: `label`, or `labels` for a
+    list), a pair's second text. `--text-column` / `--label-column` / `--pair-column`
+    name them for JSONL input (e.g. GLUE's `sentence`)."""
+
+    text: str = "text"
+    label: str | None = None
+    pair: str = "text_pair"
+
+    @classmethod
+    def of(cls, text: str | None, label: str | None, pair: str | None) -> JsonKeys:
+        return cls(text or "text", label, pair or "text_pair")
+
+
+def _json_example(name: str, n: int, line: str, labels: str, keys: JsonKeys = JsonKeys()) -> Example:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -243,36 +259,44 @@ def _json_example(name: str, n: int, line: str, labels: str) -> Example:
         raise DataFormatError(name, n, "invalid JSON: nested too deeply") from None
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise DataFormatError(name, n, f"invalid JSON: {exc}"[:200]) from None
-    return record_example(obj, name, n, labels)
+    return record_example(obj, name, n, labels, keys)
 
 
-def record_example(obj: object, name: str, n: int, labels: str = "ignore") -> Example:
+def record_example(obj: object, name: str, n: int, labels: str = "ignore", keys: JsonKeys = JsonKeys()) -> Example:
     """The example of one JSON object (a JSONL line, or a dict given to the Python API):
-    `text`, `label` or `labels`, `text_pair`, `heads` / `heads_pair` (dependency trees)."""
-    if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-        raise DataFormatError(name, n, 'expected an object with a "text" string')
+    `text`, `label` or `labels`, `text_pair`, `heads` / `heads_pair` (dependency trees),
+    or the keys `keys` names."""
+    if not isinstance(obj, dict) or not isinstance(obj.get(keys.text), str):
+        raise DataFormatError(name, n, f'expected an object with a "{keys.text}" string')
     found: list[str] | None = None
-    if "labels" in obj:
-        value = obj["labels"]
-        if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool)
-                                                  for v in value):
+    if keys.label is None and "labels" in obj:
+        if not isinstance(obj["labels"], list):
             raise DataFormatError(name, n, '"labels" must be a list of strings')
-        found = [str(v) for v in value]
-    elif "label" in obj:
-        value = obj["label"]
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise DataFormatError(name, n, '"label" must be a string (or a number)')
-        found = [str(value)]
+        found = _json_labels(name, n, obj["labels"], "labels")
+    elif (keys.label or "label") in obj:
+        found = _json_labels(name, n, obj[keys.label or "label"], keys.label or "label")
     if found is not None and any(not s.strip() for s in found):
         raise DataFormatError(name, n, "empty label")
     if labels == "required" and not found:
-        raise DataFormatError(name, n, 'no label: expected "label" or a non-empty "labels" list')
-    pair = obj.get("text_pair")
+        want = f'"{keys.label}"' if keys.label else '"label" or a non-empty "labels" list'
+        raise DataFormatError(name, n, f"no label: expected {want}")
+    pair = obj.get(keys.pair)
     if pair is not None and not isinstance(pair, str):
-        raise DataFormatError(name, n, '"text_pair" must be a string')
-    return Example(obj["text"], found if labels != "ignore" else None, n,
-                   tree=_json_tree(name, n, obj, "text", "heads"), text_pair=pair,
-                   tree_pair=_json_tree(name, n, obj, "text_pair", "heads_pair"))
+        raise DataFormatError(name, n, f'"{keys.pair}" must be a string')
+    return Example(obj[keys.text], found if labels != "ignore" else None, n,
+                   tree=_json_tree(name, n, obj, keys.text, "heads"), text_pair=pair,
+                   tree_pair=_json_tree(name, n, obj, keys.pair, "heads_pair"))
+
+
+def _json_labels(name: str, n: int, value: object, key: str) -> list[str]:
+    """A JSON label (a string, number or true/false, spelled as in JSON) or a list of them."""
+    def one(v: object) -> str:
+        if isinstance(v, bool):
+            return json.dumps(v)
+        if isinstance(v, (str, int, float)):
+            return str(v)
+        raise DataFormatError(name, n, f'"{key}" must be a string, a number, true/false, or a list of them')
+    return [one(v) for v in value] if isinstance(value, list) else [one(value)]
 
 
 def _json_tree(name: str, n: int, obj: dict[str, Any], text_key: str, heads_key: str) -> Tree | None:

@@ -307,13 +307,17 @@ def detect_class_format(path: str, fmt: str = "auto", encoding: str = "utf-8", l
     malformed line is reported by its reader rather than the input read as another."""
     if fmt not in FORMATS:
         raise ConfigError(f"--input-format: unknown format '{fmt}' ({', '.join(FORMATS)})")
+    named = text_column is not None or label_column is not None
+    if named and fmt in ("auto", "jsonl") and json_first(path, encoding):
+        return Detection("jsonl", "--text-column/--label-column name keys of JSON lines")
     if not labelled and text_column is not None:
         if fmt not in ("auto", "tsv"):
-            raise ConfigError(f"--text-column picks a column of tab-separated input, not of {fmt}")
+            raise ConfigError(f"--text-column picks a column of tab-separated input or a key of JSON lines, not of "
+                              f"{fmt}")
         return Detection("tsv", "--text-column", text_column=text_column)
     if fmt != "auto":
         return Detection(fmt, "--input-format")
-    if text_column is not None or label_column is not None:
+    if named:
         return Detection("tsv", "--text-column/--label-column")
     if encoder in ONLY_FORMAT:
         return Detection(ONLY_FORMAT[encoder], f"--encoder {encoder} reads {DESCRIPTIONS[ONLY_FORMAT[encoder]]} only")
@@ -329,6 +333,12 @@ def detect_class_format(path: str, fmt: str = "auto", encoding: str = "utf-8", l
                               f"train-tagger; to read the file anyway, {FORCE}")
     return Detection("text", f"each line is an item, though the input looks like CoNLL columns ({why})",
                      "a classifier reads an item a line; to label tokens, use a tagger")
+
+
+def json_first(path: str, encoding: str) -> bool:
+    """Does the first line that is not blank start with `{` (JSON lines)?"""
+    first = next((line for line in head_lines(path, encoding, LOOKAHEAD) if line.strip()), "")
+    return first.lstrip().startswith("{")
 
 
 def conll_columns(lines: Sequence[str]) -> str | None:

@@ -12,6 +12,7 @@ import torch
 
 from rnn_cli.data.classification import (
     Example,
+    JsonKeys,
     LabelledSet,
     check_labels,
     item_tokens,
@@ -21,7 +22,7 @@ from rnn_cli.data.classification import (
     spell,
 )
 from rnn_cli.data.cls_batching import ClassVocabs
-from rnn_cli.data.cls_detect import LOOKAHEAD, Detection, detect_class_format
+from rnn_cli.data.cls_detect import LOOKAHEAD, Detection, detect_class_format, json_first
 from rnn_cli.data.item_batching import BatchSpec, Item, Side, example_item, item_batches, labelled_items
 from rnn_cli.data.text import display_name, head_lines
 from rnn_cli.data.trees import parse_ptb
@@ -46,6 +47,13 @@ class LoadedClassifier:
 
     # The Python API (`rnn_cli.load`): plain strings in, plain results out.
 
+    def json_keys(self) -> JsonKeys:
+        """The keys of the model's JSON lines (named with --text-column / --pair-column in
+        training on JSONL; else `text`, `text_pair`)."""
+        if self.vocabs.train_format != "jsonl":
+            return JsonKeys()
+        return JsonKeys.of(self.config.get("text_column"), None, self.config.get("pair_column"))
+
     def classify(self, text: str) -> ClassPrediction:
         """The label(s) of one text (`.label`, `.labels`) and every label's probability
         (`.probs`), labels spelled as in the training data."""
@@ -68,7 +76,7 @@ class LoadedClassifier:
                 examples.append(_story_example(item, i + 1))
                 continue
             if isinstance(item, dict):
-                examples.append(record_example(item, "<text>", i + 1))
+                examples.append(record_example(item, "<text>", i + 1, keys=self.json_keys()))
                 continue
             text, pair = item if spec.pair and isinstance(item, tuple) and len(item) == 2 else (item, None)
             if not isinstance(text, str) or (spec.pair and not isinstance(pair, str)):
@@ -156,9 +164,11 @@ def read_input(loaded: LoadedClassifier, path: str, detection: Detection, encodi
     """The texts of prediction input, in the format `detection` chose (see `detect_input`)."""
     cfg = loaded.config
     text_column = detection.text_column
-    if text_column is None and detection.format == "tsv" and cfg.get("text_column"):
-        text_column = cfg["text_column"]  # TSV named as in training: read as columns
-    pair_column = detection.pair_column or (cfg.get("pair_column") if detection.format == "tsv" else None)
+    # Named as in training: TSV is read as columns, JSON lines by the training data's keys.
+    as_trained = detection.format == "tsv" or (detection.format == "jsonl" and loaded.vocabs.train_format == "jsonl")
+    if text_column is None and as_trained and cfg.get("text_column"):
+        text_column = cfg["text_column"]
+    pair_column = detection.pair_column or (cfg.get("pair_column") if as_trained else None)
     return read_examples(path, text_column=text_column, encoding=encoding, labels="ignore", detection=detection,
                          pair_column=pair_column)
 
@@ -300,6 +310,10 @@ def evaluate_classifier_file(loaded: LoadedClassifier, path: str, device: torch.
     cfg = {**loaded.config, "input_format": input_format}
     if encoding is not None:
         cfg["encoding"] = encoding
+    named = text_column is not None or label_column is not None
+    if not named and loaded.vocabs.train_format != "jsonl" and input_format in ("auto", "jsonl") \
+            and json_first(path, cfg["encoding"]):
+        cfg.update(text_column=None, label_column=None, pair_column=None)  # TSV columns are not JSON keys
     if text_column is not None:
         cfg["text_column"] = text_column
     if label_column is not None:

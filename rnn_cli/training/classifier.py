@@ -37,6 +37,7 @@ from rnn_cli.training.distributed import Dist
 from rnn_cli.training.events import Info
 from rnn_cli.training.loop import Event, Task, resume_or_start, run_epochs, sharded
 from rnn_cli.training.structure import (
+    check_reading,
     fact_dropout,
     ignored_options,
     label_rows,
@@ -81,6 +82,7 @@ def _prepare(cfg: TrainClassifierConfig, train: Sequence[str], dev: str | None, 
              vocab_dict: dict[str, list[str]] | None) -> tuple[Any, ...]:
     """Read the data (no `dev`: one training item in 10 is dev), resolve the model's
     structure, build the vocabularies and the embedding matrix."""
+    check_reading(cfg)
     train_d = read_many(train, cfg)
     # Dev and test are judged knowing the training file's format and labels.
     fmt = train_d.detection.format if train_d.detection is not None else None

@@ -91,9 +91,11 @@ OPTIONS: dict[str, Option] = {
     "tag_field": _opt("CoNLL-U tag field.", DATA, choices=("upos", "xpos")),
     "scheme": _opt("Input tag scheme (auto: detected on the training file).", DATA,
                    choices=("auto", "iob1", "bio", "bioes", "plain")),
-    "text_column": _opt("TSV: the text column, by header name or 0-based index (then no header row).", DATA,
+    "text_column": _opt("TSV: the text column, by header name or 0-based index (then no header row); JSON "
+                        "lines: the text's key (default: text).", DATA,
                         metavar="COLUMN"),
-    "label_column": _opt("TSV: the label column, by header name or 0-based index (then no header row).", DATA,
+    "label_column": _opt("TSV: the label column, by header name or 0-based index (then no header row); JSON "
+                         "lines: the label's key (default: label, or labels for a list).", DATA,
                          metavar="COLUMN"),
     "tokenizer": _opt("whitespace, or simple (words and punctuation apart).", DATA, choices=TOKENIZERS),
     "lowercase": _opt("Lowercase the text.", DATA, flags=("--lowercase",)),
@@ -178,7 +180,8 @@ OPTIONS: dict[str, Option] = {
     "pair": _opt("Items are sentence pairs (TSV: --text-column and --pair-column; JSONL: \"text\" and "
                  "\"text_pair\"), encoded by one shared encoder and compared as Tai et al. 2015 do (product and "
                  "absolute difference, then a hidden layer).", MODEL, flags=("--pair",)),
-    "pair_column": _opt("--pair: the TSV column of the second text, by header name or 0-based index.", DATA,
+    "pair_column": _opt("--pair: the TSV column of the second text, by header name or 0-based index; JSON "
+                        "lines: its key (default: text_pair).", DATA,
                         metavar="COLUMN"),
     "pair_hidden_size": _opt("--pair: units of the hidden layer over the pair's features.", MODEL, _at_least(1)),
     "regression": _opt("Labels are real scores (e.g. relatedness 1-5): predicted as the expectation of a "

@@ -22,10 +22,14 @@ from rnn_cli.models.classifier import unused_fields
 from rnn_cli.training.configs import TrainClassifierConfig
 
 
-def resolve_structure(cfg: TrainClassifierConfig, train: LabelledSet) -> TrainClassifierConfig:
-    """`cfg` checked for consistency, with `tree_cell` decided on the training trees."""
+def check_reading(cfg: TrainClassifierConfig) -> None:
+    """The options that tell how to read the data, checked before it is read."""
     if cfg.pair_column is not None and not cfg.pair:
         raise ConfigError("--pair-column names the second text of a pair: add --pair")
+
+
+def resolve_structure(cfg: TrainClassifierConfig, train: LabelledSet) -> TrainClassifierConfig:
+    """`cfg` checked for consistency, with `tree_cell` decided on the training trees."""
     if cfg.regression and cfg.multi_label == "yes":
         raise ConfigError("--regression predicts one score an item: not with --multi-label yes")
     if cfg.regression and cfg.class_weights != "none":

@@ -213,3 +213,41 @@ def test_training_without_dev_holds_out_a_tenth_of_the_training_items(data, tmp_
     assert 0 <= summary["dev_accuracy"] <= 1 and (tmp_path / "m.pt").exists()
     again = ok("train-classifier", train, *TINY, "-o", tmp_path / "m2.pt")
     assert json.loads(again.stdout)["dev_accuracy"] == summary["dev_accuracy"]  # the same split every run
+
+
+def test_json_lines_with_other_keys_are_read_by_the_column_options(tmp_path):
+    """GLUE-style JSON lines (`sentence`, a numeric or true/false `label`, an `idx`): the
+    column options name the keys (they made the first line a TSV header), and the
+    model reads the same keys in `evaluate`, `classify` and the Python API."""
+    import rnn_cli
+
+    def write(path, pairs):
+        path.write_text("".join(json.dumps({"idx": i, "sentence": t, "gold": g == "reviews"}) + "\n"
+                                for i, (g, t) in enumerate(pairs)), encoding="utf-8")
+    train, dev, model = tmp_path / "train.jsonl", tmp_path / "dev.jsonl", tmp_path / "m.pt"
+    write(train, items(0, 150))
+    write(dev, items(150, 200))
+    res = ok("train-classifier", train, "--dev", dev, "--text-column", "sentence", "--label-column", "gold", *TINY,
+             "-o", model)
+    assert json.loads(res.stdout)["epochs"] == 1 and "2 labels" in res.stderr
+    scores = json.loads(ok("evaluate", model, dev, "--json").stdout)
+    assert scores["items"] == 50 and set(scores["labels"]) <= {"true", "false"}
+    out = ok("classify", model, dev).stdout.splitlines()
+    assert len(out) == 50 and {line.split("\t")[0] for line in out} <= {"true", "false"}
+    loaded = rnn_cli.load(str(model))
+    assert loaded.classify_many([{"sentence": "Thanks for the great service"}])[0].labels[0] in {"true", "false"}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"sentence": "a", "gold": true}\n{"text": "b", "gold": false}\n', encoding="utf-8")
+    assert 'bad.jsonl:2: expected an object with a "sentence" string' in error_line(
+        invoke_stdin("train-classifier", bad, "--text-column", "sentence", "--label-column", "gold", *TINY,
+                     "-o", tmp_path / "b.pt"))
+
+
+def test_a_models_tsv_columns_do_not_name_keys_of_json_lines(data, tmp_path):
+    train, dev = data["tsv"]
+    model = tmp_path / "by-index.pt"
+    ok("train-classifier", train, "--dev", dev, "--text-column", "1", "--label-column", "0", *TINY, "-o", model)
+    jsonl = data["jsonl"][1]
+    scores = json.loads(ok("evaluate", model, jsonl, "--json").stdout)  # read with `text` and `label`
+    assert scores["items"] == 50
+    assert len(ok("classify", model, jsonl).stdout.splitlines()) == 50
