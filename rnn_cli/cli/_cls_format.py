@@ -53,6 +53,8 @@ def write_prediction(p: ClassPrediction, fmt: str, out: TextIO, probs: bool, top
         kept, names = p.example.fields, p.example.columns
         if kept is not None and len(kept) > 1:
             row["columns"] = dict(zip(names, kept)) if names is not None else kept
+        elif p.example.extra:  # a JSON line's other keys (its id), as they were
+            row["columns"] = p.example.extra
         if p.attention is not None and p.example.story is not None:  # a DMN's gates: per fact, one weight a pass
             facts = p.example.story[len(p.example.story) - len(p.attention[0]):]
             row["attention"] = [{"fact": f, "weights": [round(w[k], 6) for w in p.attention]}

@@ -57,8 +57,8 @@ def command(
     a header row when the input has one. A regression model writes its score as the
     label; a pair model writes both texts; trees are written as their words (with
     --all-nodes: as trees with the predicted label on every node).
-    jsonl: {"text", "text_pair", "label" or "labels" or "score", "probs": {label: p}, "top_k", "columns",
-    "attention", "nodes"}.
+    jsonl: {"text", "text_pair", "label" or "labels" or "score", "probs": {label: p}, "top_k", "columns"
+    (TSV columns, or a JSON line's other keys such as an id), "attention", "nodes"}.
     """
     from rnn_cli.cli._cls_format import FORMATS, write_header, write_prediction
     from rnn_cli.data.babi import QUESTION as BABI_QUESTION

@@ -62,6 +62,7 @@ class Example:
     story: list[str] | None = None  # babi: the statements of the question's story so far (the text is the question)
     supports: list[int] | None = None  # babi: indices into `story` of the supporting facts
     source: str | None = None  # the file it was read from, when several were read as one (`read_many`)
+    extra: dict[str, Any] | None = None  # JSON lines to predict on: the record's other keys (an id), written back
 
 
 def tokenize(text: str, tokenizer: str = "whitespace", lowercase: bool = False) -> list[str]:
@@ -283,9 +284,11 @@ def record_example(obj: object, name: str, n: int, labels: str = "ignore", keys:
     pair = obj.get(keys.pair)
     if pair is not None and not isinstance(pair, str):
         raise DataFormatError(name, n, f'"{keys.pair}" must be a string')
+    used = {keys.text, keys.pair, keys.label or "label", "labels", "heads", "heads_pair"}
+    extra = {k: v for k, v in obj.items() if k not in used} if labels == "ignore" else None
     return Example(obj[keys.text], found if labels != "ignore" else None, n,
                    tree=_json_tree(name, n, obj, keys.text, "heads"), text_pair=pair,
-                   tree_pair=_json_tree(name, n, obj, keys.pair, "heads_pair"))
+                   tree_pair=_json_tree(name, n, obj, keys.pair, "heads_pair"), extra=extra or None)
 
 
 def _json_labels(name: str, n: int, value: object, key: str) -> list[str]:

@@ -169,8 +169,9 @@ def read_input(loaded: LoadedClassifier, path: str, detection: Detection, encodi
     if text_column is None and as_trained and cfg.get("text_column"):
         text_column = cfg["text_column"]
     pair_column = detection.pair_column or (cfg.get("pair_column") if as_trained else None)
-    return read_examples(path, text_column=text_column, encoding=encoding, labels="ignore", detection=detection,
-                         pair_column=pair_column)
+    label_column = cfg.get("label_column") if as_trained and detection.format == "jsonl" else None  # not written
+    return read_examples(path, text_column=text_column, label_column=label_column, encoding=encoding, labels="ignore",
+                         detection=detection, pair_column=pair_column)
 
 
 @dataclass

@@ -234,6 +234,8 @@ def test_json_lines_with_other_keys_are_read_by_the_column_options(tmp_path):
     assert scores["items"] == 50 and set(scores["labels"]) <= {"true", "false"}
     out = ok("classify", model, dev).stdout.splitlines()
     assert len(out) == 50 and {line.split("\t")[0] for line in out} <= {"true", "false"}
+    rows = [json.loads(line) for line in ok("classify", model, dev, "--format", "jsonl").stdout.splitlines()]
+    assert [r["columns"] for r in rows] == [{"idx": i} for i in range(50)]  # the id survives; text and gold not
     loaded = rnn_cli.load(str(model))
     assert loaded.classify_many([{"sentence": "Thanks for the great service"}])[0].labels[0] in {"true", "false"}
     bad = tmp_path / "bad.jsonl"
