@@ -60,8 +60,9 @@ class Detection:
     """The layout chosen for an input and why. `hint`: how to force the other plausible
     reading, set when the choice was a guess; `text_column`: set for unlabelled TSV read
     as columns (a 0-based index or a header name), whose columns are all kept, and with
-    `label_column` for labelled TSV whose label is not the first column; `pair_column`:
-    with it, the column of a pair's second text."""
+    `label_column` for labelled TSV whose label is not the first column, or for JSON
+    lines, the keys the options named; `pair_column`: with it, the column of a pair's
+    second text."""
 
     format: str
     reason: str
@@ -76,6 +77,8 @@ class Detection:
 
     @property
     def description(self) -> str:
+        if self.format != "tsv":
+            return DESCRIPTIONS[self.format]
         if self.label_column is not None:
             return f"TSV, the text in column {_named(self.text_column)} and the label in column " \
                 f"{_named(self.label_column)}"
@@ -309,7 +312,8 @@ def detect_class_format(path: str, fmt: str = "auto", encoding: str = "utf-8", l
         raise ConfigError(f"--input-format: unknown format '{fmt}' ({', '.join(FORMATS)})")
     named = text_column is not None or label_column is not None
     if named and fmt in ("auto", "jsonl") and json_first(path, encoding):
-        return Detection("jsonl", "--text-column/--label-column name keys of JSON lines")
+        return Detection("jsonl", "--text-column/--label-column name keys of JSON lines", text_column=text_column,
+                         label_column=label_column)
     if not labelled and text_column is not None:
         if fmt not in ("auto", "tsv"):
             raise ConfigError(f"--text-column picks a column of tab-separated input or a key of JSON lines, not of "

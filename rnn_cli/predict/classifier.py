@@ -48,11 +48,13 @@ class LoadedClassifier:
     # The Python API (`rnn_cli.load`): plain strings in, plain results out.
 
     def json_keys(self) -> JsonKeys:
-        """The keys of the model's JSON lines (named with --text-column / --pair-column in
-        training on JSONL; else `text`, `text_pair`)."""
+        """The keys of the model's JSON lines: named with --text-column / --label-column /
+        --pair-column in training on JSONL, else the defaults (a model's TSV columns are
+        not keys)."""
         if self.vocabs.train_format != "jsonl":
             return JsonKeys()
-        return JsonKeys.of(self.config.get("text_column"), None, self.config.get("pair_column"))
+        cfg = self.config
+        return JsonKeys.of(cfg.get("text_column"), cfg.get("label_column"), cfg.get("pair_column"))
 
     def classify(self, text: str) -> ClassPrediction:
         """The label(s) of one text (`.label`, `.labels`) and every label's probability
@@ -162,16 +164,18 @@ def detect_input(loaded: LoadedClassifier, path: str, fmt: str = "auto", encodin
 
 def read_input(loaded: LoadedClassifier, path: str, detection: Detection, encoding: str = "utf-8") -> Iterator[Example]:
     """The texts of prediction input, in the format `detection` chose (see `detect_input`)."""
+    if detection.format == "jsonl":  # the keys the options named, else the model's (its label key is not written)
+        keys = loaded.json_keys()
+        return read_examples(path, text_column=detection.text_column or keys.text, label_column=keys.label,
+                             encoding=encoding, labels="ignore", detection=detection,
+                             pair_column=detection.pair_column or keys.pair)
     cfg = loaded.config
     text_column = detection.text_column
-    # Named as in training: TSV is read as columns, JSON lines by the training data's keys.
-    as_trained = detection.format == "tsv" or (detection.format == "jsonl" and loaded.vocabs.train_format == "jsonl")
-    if text_column is None and as_trained and cfg.get("text_column"):
-        text_column = cfg["text_column"]
-    pair_column = detection.pair_column or (cfg.get("pair_column") if as_trained else None)
-    label_column = cfg.get("label_column") if as_trained and detection.format == "jsonl" else None  # not written
-    return read_examples(path, text_column=text_column, label_column=label_column, encoding=encoding, labels="ignore",
-                         detection=detection, pair_column=pair_column)
+    if text_column is None and detection.format == "tsv" and cfg.get("text_column"):
+        text_column = cfg["text_column"]  # TSV named as in training: read as columns
+    pair_column = detection.pair_column or (cfg.get("pair_column") if detection.format == "tsv" else None)
+    return read_examples(path, text_column=text_column, encoding=encoding, labels="ignore", detection=detection,
+                         pair_column=pair_column)
 
 
 @dataclass
@@ -312,9 +316,9 @@ def evaluate_classifier_file(loaded: LoadedClassifier, path: str, device: torch.
     if encoding is not None:
         cfg["encoding"] = encoding
     named = text_column is not None or label_column is not None
-    if not named and loaded.vocabs.train_format != "jsonl" and input_format in ("auto", "jsonl") \
-            and json_first(path, cfg["encoding"]):
-        cfg.update(text_column=None, label_column=None, pair_column=None)  # TSV columns are not JSON keys
+    if not named and input_format in ("auto", "jsonl") and json_first(path, cfg["encoding"]):
+        keys = loaded.json_keys()
+        cfg.update(text_column=keys.text, label_column=keys.label, pair_column=keys.pair)
     if text_column is not None:
         cfg["text_column"] = text_column
     if label_column is not None:

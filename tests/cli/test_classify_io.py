@@ -236,6 +236,12 @@ def test_json_lines_with_other_keys_are_read_by_the_column_options(tmp_path):
     assert len(out) == 50 and {line.split("\t")[0] for line in out} <= {"true", "false"}
     rows = [json.loads(line) for line in ok("classify", model, dev, "--format", "jsonl").stdout.splitlines()]
     assert [r["columns"] for r in rows] == [{"idx": i} for i in range(50)]  # the id survives; text and gold not
+    other = tmp_path / "other.jsonl"  # keys of its own, named when classifying
+    other.write_text("".join(json.dumps({"review": t, "n": i}) + "\n" for i, (_, t) in enumerate(items(150, 160))),
+                     encoding="utf-8")
+    rows = [json.loads(line) for line in
+            ok("classify", model, other, "--text-column", "review", "--format", "jsonl").stdout.splitlines()]
+    assert [(r["text"], r["columns"]) for r in rows] == [(t, {"n": i}) for i, (_, t) in enumerate(items(150, 160))]
     loaded = rnn_cli.load(str(model))
     assert loaded.classify_many([{"sentence": "Thanks for the great service"}])[0].labels[0] in {"true", "false"}
     bad = tmp_path / "bad.jsonl"
