@@ -270,12 +270,13 @@ def record_example(obj: object, name: str, n: int, labels: str = "ignore", keys:
     if not isinstance(obj, dict) or not isinstance(obj.get(keys.text), str):
         raise DataFormatError(name, n, f'expected an object with a "{keys.text}" string')
     found: list[str] | None = None
+    label_key = keys.label or "label"
     if keys.label is None and "labels" in obj:
         if not isinstance(obj["labels"], list):
             raise DataFormatError(name, n, '"labels" must be a list of strings')
         found = _json_labels(name, n, obj["labels"], "labels")
-    elif (keys.label or "label") in obj:
-        found = _json_labels(name, n, obj[keys.label or "label"], keys.label or "label")
+    elif label_key in obj:
+        found = _json_labels(name, n, obj[label_key], label_key)
     if found is not None and any(not s.strip() for s in found):
         raise DataFormatError(name, n, "empty label")
     if labels == "required" and not found:
@@ -284,7 +285,7 @@ def record_example(obj: object, name: str, n: int, labels: str = "ignore", keys:
     pair = obj.get(keys.pair)
     if pair is not None and not isinstance(pair, str):
         raise DataFormatError(name, n, f'"{keys.pair}" must be a string')
-    used = {keys.text, keys.pair, keys.label or "label", "labels", "heads", "heads_pair"}
+    used = {keys.text, keys.pair, label_key, "labels", "heads", "heads_pair"}
     extra = {k: v for k, v in obj.items() if k not in used} if labels == "ignore" else None
     return Example(obj[keys.text], found if labels != "ignore" else None, n,
                    tree=_json_tree(name, n, obj, keys.text, "heads"), text_pair=pair,

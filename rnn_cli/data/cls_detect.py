@@ -192,8 +192,8 @@ def _two_columns(rows: Sequence[Sequence[str]]) -> Detection:
     def words(j: int, body: Sequence[Sequence[str]]) -> float:
         return sum(len(r[j].split()) for r in body) / len(body)
 
-    body = rows[1:] if len(rows) >= 3 else rows
-    if body is not rows and label_like(1, body) and not label_like(0, body) and words(0, body) >= 2 \
+    body = rows[1:]  # below a header row, if the first row is one
+    if len(rows) >= 3 and label_like(1, body) and not label_like(0, body) and words(0, body) >= 2 \
             and first[1] not in {r[1].strip() for r in body} and len(first[0].split()) == 1:
         return Detection("tsv", "a header row, then texts in the first column and labels (single words from a "
                          "small set) in the second", text_column=first[0], label_column=first[1])

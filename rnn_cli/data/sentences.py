@@ -82,8 +82,9 @@ def judge_lines(lines: Sequence[str], tagged: bool = False, is_tag: Callable[[st
             equal, differ = equal + (len(fields) == prev), differ + (len(fields) != prev)
         prev = len(fields)
         counts.append(prev)
-        tag_like = tag_like or (prev > 1 and _tag_column(line, fields[-1], is_tag))
-        tag_ended.append(_tag_shape(fields[-1]) if prev > 1 else "")
+        shape = _tag_shape(fields[-1]) if prev > 1 else ""
+        tag_like = tag_like or (prev > 1 and (shape == "tag" or _tag_column(line, fields[-1], is_tag)))
+        tag_ended.append(shape)
         lowercase = lowercase or any(c.islower() for c in fields[0])
         if len(counts) >= LOOKAHEAD:
             break
@@ -141,10 +142,8 @@ def _tag_shape(field: str) -> str:
 
 def _tag_column(line: str, last: str, is_tag: Callable[[str], bool] | None) -> bool:
     """Whether a line of several fields may be CoNLL columns: tab-separated, or its
-    `last` field a tag (any field without a tag set to ask; of the model's tag set, or
-    shaped as a chunk or entity tag of any)."""
-    return ("\t" in line.strip() or is_tag is None or _tag_shape(last) == "tag"
-            or (any(c.isalnum() for c in last) and is_tag(last)))
+    `last` field a tag of the model's (any field without a tag set to ask)."""
+    return "\t" in line.strip() or is_tag is None or (any(c.isalnum() for c in last) and is_tag(last))
 
 
 def detect_input_format(path: str, fmt: str = "auto", encoding: str = "utf-8", tagged: bool = False,
